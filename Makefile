@@ -1,0 +1,38 @@
+# The two commands a fresh machine needs: `make run` and `make test`.
+# Both create (or refresh) .venv by themselves.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBIAN_PACKAGES := jq
+
+.PHONY: run test venv system-packages bench clean
+
+run: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+test: $(STAMP) system-packages
+	scripts/gate
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Debian packages the tests use as independent tools (jq counts SBOM components).
+system-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build src/*.egg-info

@@ -1,0 +1,3 @@
+from sakimori.cli.main import main
+
+main()

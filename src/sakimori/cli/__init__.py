@@ -1,0 +1,1 @@
+"""The ``sakimori`` command line (Typer + Rich)."""

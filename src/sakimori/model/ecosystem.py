@@ -1,0 +1,198 @@
+"""OSV ecosystems: their names, package-name normalisation, and the purl type mapping.
+
+OSV ecosystem strings may carry a suffix after a colon (``Debian:12``, ``Alpine:v3.18``,
+``Ubuntu:22.04:LTS``); the part before the first colon is the *base* ecosystem, which picks the
+version comparator and the name rules. Package URLs follow https://github.com/package-url/purl-spec.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from packageurl import PackageURL
+
+from sakimori.errors import InvalidInput
+
+#: Base ecosystem -> comparator family (see ``sakimori.versions``).
+COMPARATOR_FAMILY: Final[dict[str, str]] = {
+    "PyPI": "pypi",
+    "npm": "semver",
+    "crates.io": "semver",
+    "Go": "go",
+    "Hex": "semver",
+    "SwiftURL": "semver",
+    "Bitnami": "semver",
+    "GitHub Actions": "semver",
+    "Maven": "maven",
+    "NuGet": "nuget",
+    "Packagist": "packagist",
+    "RubyGems": "rubygems",
+    "Debian": "debian",
+    "Ubuntu": "debian",
+    "Red Hat": "rpm",
+    "Rocky Linux": "rpm",
+    "AlmaLinux": "rpm",
+    "SUSE": "rpm",
+    "openSUSE": "rpm",
+    "Mageia": "rpm",
+    "Photon OS": "rpm",
+    "Alpine": "alpine",
+    "Wolfi": "alpine",
+    "Chainguard": "alpine",
+    "CRAN": "cran",
+    "Hackage": "hackage",
+    "GHC": "hackage",
+    "Pub": "pub",
+}
+
+_LOWER_CASE: Final = frozenset({"NuGet", "Packagist"})
+_PEP503 = re.compile(r"[-_.]+")
+
+# purl type -> base ecosystem, for types whose namespace does not choose the ecosystem.
+_PURL_TYPES: Final[dict[str, str]] = {
+    "pypi": "PyPI",
+    "npm": "npm",
+    "maven": "Maven",
+    "golang": "Go",
+    "cargo": "crates.io",
+    "gem": "RubyGems",
+    "nuget": "NuGet",
+    "composer": "Packagist",
+    "hex": "Hex",
+    "pub": "Pub",
+    "cran": "CRAN",
+    "hackage": "Hackage",
+    "swift": "SwiftURL",
+    "github": "GitHub Actions",
+    "bitnami": "Bitnami",
+}
+# purl types whose namespace names the distribution.
+_DISTRO_NAMESPACES: Final[dict[str, dict[str, str]]] = {
+    "deb": {"debian": "Debian", "ubuntu": "Ubuntu"},
+    "apk": {"alpine": "Alpine", "wolfi": "Wolfi", "chainguard": "Chainguard"},
+    "rpm": {
+        "redhat": "Red Hat",
+        "rhel": "Red Hat",
+        "rocky": "Rocky Linux",
+        "rocky-linux": "Rocky Linux",
+        "almalinux": "AlmaLinux",
+        "suse": "SUSE",
+        "sles": "SUSE",
+        "opensuse": "openSUSE",
+        "mageia": "Mageia",
+        "photon": "Photon OS",
+    },
+}
+_ECOSYSTEM_TO_PURL: Final[dict[str, tuple[str, str | None]]] = {
+    **{eco: (ptype, None) for ptype, eco in _PURL_TYPES.items()},
+    **{
+        eco: (ptype, namespace)
+        for ptype, namespaces in _DISTRO_NAMESPACES.items()
+        for namespace, eco in namespaces.items()
+    },
+}
+
+
+def base_ecosystem(ecosystem: str) -> str:
+    """``Debian:12`` -> ``Debian``; ``PyPI`` -> ``PyPI``."""
+    return ecosystem.split(":", 1)[0]
+
+
+def release_of(ecosystem: str) -> str | None:
+    """``Debian:12`` -> ``12``; ``Alpine:v3.18`` -> ``3.18``; ``PyPI`` -> ``None``."""
+    if ":" not in ecosystem:
+        return None
+    release = ecosystem.split(":", 1)[1]
+    if base_ecosystem(ecosystem) in {"Alpine", "Wolfi", "Chainguard"}:
+        release = release.removeprefix("v")
+    return release or None
+
+
+def is_known(ecosystem: str) -> bool:
+    return base_ecosystem(ecosystem) in COMPARATOR_FAMILY
+
+
+def normalize_name(ecosystem: str, name: str) -> str:
+    """The package name as the matcher compares it.
+
+    PyPI names follow PEP 503 (lower case, runs of ``-_.`` become ``-``); NuGet and Packagist
+    names are case-insensitive; Maven names are ``group:artifact``; every other ecosystem
+    (npm with its ``@scope/``, Go module paths, crates, gems) compares names exactly.
+    """
+    base = base_ecosystem(ecosystem)
+    name = name.strip()
+    if base == "PyPI":
+        return _PEP503.sub("-", name).lower()
+    if base in _LOWER_CASE:
+        return name.lower()
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class PackageRef:
+    """What a purl says about a package, in OSV terms."""
+
+    ecosystem: str | None
+    name: str
+    version: str | None
+    release: str | None
+    purl_type: str
+
+
+def parse_purl(purl: str) -> PackageRef:
+    """Parse a package URL into ecosystem, name and version.
+
+    Raises ``InvalidInput`` for a string that is not a purl. A valid purl of a type without an
+    OSV ecosystem (``generic``, ``docker``…) gives ``ecosystem=None``. Qualifiers are read for the
+    distribution release (``distro=debian-12``); subpaths name a file inside the package and do not
+    change what package it is.
+    """
+    try:
+        parsed = PackageURL.from_string(purl.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"package URL {purl!r} is not valid: {exc}") from None
+    ptype = parsed.type
+    namespace = parsed.namespace or None
+    name = parsed.name
+    qualifiers = parsed.qualifiers if isinstance(parsed.qualifiers, dict) else {}
+    release = _release_from_qualifiers(qualifiers)
+    ecosystem: str | None
+    if ptype in _DISTRO_NAMESPACES:
+        ecosystem = _DISTRO_NAMESPACES[ptype].get((namespace or "").lower())
+        full_name = name
+    else:
+        ecosystem = _PURL_TYPES.get(ptype)
+        if ptype == "maven":
+            full_name = f"{namespace}:{name}" if namespace else name
+        elif namespace and ptype in {"npm", "golang", "composer", "swift", "github"}:
+            full_name = f"{namespace}/{name}"
+        else:
+            full_name = name
+    return PackageRef(ecosystem, full_name, parsed.version or None, release, ptype)
+
+
+def _release_from_qualifiers(qualifiers: dict[str, str]) -> str | None:
+    distro = qualifiers.get("distro")
+    if not distro:
+        return None
+    # "debian-12", "alpine-3.18", "3.18", "bookworm": keep what follows the last dash if any digit.
+    head, _, tail = distro.rpartition("-")
+    return tail if head and any(c.isdigit() for c in tail) else distro
+
+
+def to_purl(ecosystem: str, name: str, version: str | None) -> str | None:
+    """Build the canonical purl of an OSV package, or ``None`` for ecosystems without a type."""
+    mapping = _ECOSYSTEM_TO_PURL.get(base_ecosystem(ecosystem))
+    if mapping is None:
+        return None
+    ptype, namespace = mapping
+    pname = name
+    if ptype == "maven" and ":" in name:
+        namespace, pname = name.split(":", 1)
+    elif ptype in {"npm", "golang", "composer", "swift", "github"} and "/" in name:
+        namespace, pname = name.rsplit("/", 1)
+    elif ptype == "pypi":
+        pname = normalize_name("PyPI", name)
+    return str(PackageURL(type=ptype, namespace=namespace, name=pname, version=version))
