@@ -46,34 +46,45 @@ def check_size(data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
 
 
 def check_tree(value: object, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Walk a decoded document without recursion; refuse it if too deep or too large.
+    """Walk a decoded document level by level, without recursion; refuse it if too deep or large.
 
     Shared sub-objects (YAML aliases) are counted every time they are reached, so an alias bomb
     hits ``max_nodes`` instead of exhausting memory later.
     """
-    stack: list[tuple[object, int]] = [(value, 1)]
+    level: list[object] = [value]
     nodes = 0
-    while stack:
-        item, depth = stack.pop()
-        nodes += 1
+    depth = 0
+    while level:
+        depth += 1
+        nodes += len(level)
         if nodes > limits.max_nodes:
             raise LimitExceeded(f"document has more than {limits.max_nodes:,} values")
         if depth > limits.max_depth:
             raise LimitExceeded(f"document is nested deeper than {limits.max_depth} levels")
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
+        below: list[object] = []
+        for item in level:
+            if type(item) is dict:
+                below.extend(item.values())
+            elif type(item) is list:
+                below.extend(item)
+            elif isinstance(item, dict):
+                below.extend(item.values())
+            elif isinstance(item, list):
+                below.extend(item)
+        level = below
 
 
 def load_json(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Decode JSON. JSON has no aliases, so the value is never larger than the (size-checked)
+    input, and orjson refuses nesting beyond 1,024 levels; no further walk is needed (walking a
+    2 MB SBOM would cost more than decoding it). Consumers traverse iteratively."""
     check_size(data, limits)
     try:
-        value = orjson.loads(data)
+        return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc).lower() or "recursion" in str(exc).lower():
+            raise LimitExceeded("JSON document is nested deeper than 1,024 levels") from None
         raise MalformedDocument(f"invalid JSON: {exc}") from None
-    check_tree(value, limits)
-    return value
 
 
 class _NoAliasLoader(yaml.CSafeLoader):
@@ -116,6 +127,8 @@ def parse_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Element:
         ) from None
     except ParseError as exc:
         raise MalformedDocument(f"invalid XML: {exc}") from None
+    except (LookupError, ValueError, UnicodeError) as exc:  # e.g. encoding="rot13" in the prolog
+        raise MalformedDocument(f"XML that cannot be decoded: {exc}") from None
     depth_stack: list[tuple[Element, int]] = [(root, 1)]
     nodes = 0
     while depth_stack:

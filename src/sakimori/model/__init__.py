@@ -2,6 +2,7 @@
 
 from sakimori.model.advisory import (
     Advisory,
+    AdvisoryInfo,
     AffectedPackage,
     Event,
     EventKind,
@@ -14,6 +15,7 @@ from sakimori.model.inventory import Component, Inventory
 
 __all__ = [
     "Advisory",
+    "AdvisoryInfo",
     "AffectedPackage",
     "Component",
     "EpssScore",

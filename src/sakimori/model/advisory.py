@@ -84,3 +84,20 @@ class Advisory:
     def ids(self) -> tuple[str, ...]:
         """The record's own id followed by its aliases."""
         return (self.id, *self.aliases)
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisoryInfo:
+    """What a report shows of a stored advisory: ids, summary, severity statements."""
+
+    id: str
+    aliases: tuple[str, ...]
+    summary: str
+    #: ``(type, vector or rating)`` pairs: CVSS vectors, and database ratings such as GHSA's.
+    severity: tuple[tuple[str, str], ...]
+    modified: str
+    published: str | None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)

@@ -1,0 +1,28 @@
+"""What every command needs: the settings and an open, migrated database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from sakimori.config import Settings
+from sakimori.errors import NotFound
+from sakimori.store import models
+from sakimori.store.db import Database, open_database
+
+
+def settings() -> Settings:
+    return Settings.load()
+
+
+def open_db(config: Settings, *, require_intel: bool = False) -> Database:
+    db = open_database(config.database_url)
+    if require_intel:
+        with db.transaction() as session:
+            loaded = session.execute(select(models.Advisory.id).limit(1)).first()
+        if loaded is None:
+            db.dispose()
+            raise NotFound(
+                "no vulnerability intelligence is loaded",
+                hint="run `sakimori intel sync`, or `sakimori intel load PATH` with local files",
+            )
+    return db

@@ -1,0 +1,144 @@
+"""Printing scan reports: a Rich table for people, JSON and SARIF documents for machines."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from sakimori.errors import InvalidInput
+from sakimori.formats.scan_report import render_json, render_sarif
+from sakimori.matching.findings import sort_findings
+from sakimori.model.ecosystem import parse_purl, to_purl
+from sakimori.model.finding import Finding
+from sakimori.model.inventory import Component, Inventory
+from sakimori.services.scan import ScanReport
+from sakimori.triage.severity import Rating
+
+_STYLE = {
+    Rating.CRITICAL: "bold red",
+    Rating.HIGH: "red",
+    Rating.MEDIUM: "yellow",
+    Rating.LOW: "green",
+}
+
+
+def purl_inventory(purls: Sequence[str]) -> Inventory:
+    """An inventory made of package URLs given on the command line (invalid ones are errors)."""
+    components = []
+    for text in purls:
+        ref = parse_purl(text)
+        if ref.ecosystem is None:
+            raise InvalidInput(
+                f"package URL type {ref.purl_type!r} has no vulnerability database",
+                where=text,
+            )
+        if not ref.version:
+            raise InvalidInput("package URL has no version", where=text, hint="add @VERSION")
+        components.append(
+            Component(
+                name=ref.name,
+                version=ref.version,
+                ecosystem=ref.ecosystem,
+                purl=to_purl(ref.ecosystem, ref.name, ref.version),
+                release=ref.release,
+            )
+        )
+    return Inventory("purl", tuple(components), source="--purl")
+
+
+def merge_sorted(first: Sequence[Finding], second: Sequence[Finding]) -> list[Finding]:
+    return sort_findings([*first, *second])
+
+
+def fails(findings: Sequence[Finding], threshold: str) -> bool:
+    if threshold == "any":
+        return bool(findings)
+    if threshold == "kev":
+        return any(f.kev for f in findings)
+    level = Rating.parse(threshold)
+    return any(f.rating >= level for f in findings)
+
+
+def write_document(report: ScanReport, kind: str, output: Path | None) -> None:
+    if kind == "sarif":
+        data = render_sarif(report.findings)
+    else:
+        inventories = [
+            {
+                "source": i.source,
+                "format": i.format,
+                "components": i.components,
+                "skipped": list(i.skipped),
+            }
+            for i in report.inventories
+        ]
+        data = render_json(report.findings, inventories, report.not_evaluated, report.ignored_files)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)
+
+
+def _epss(finding: Finding) -> str:
+    return "" if finding.epss is None else f"{finding.epss:.3f}"
+
+
+def print_table(report: ScanReport, output: Path | None) -> None:
+    handle = output.open("w", encoding="utf-8") if output else None
+    try:
+        console = Console(file=handle, width=160 if handle else None, highlight=False)
+        _print(console, report)
+    finally:
+        if handle:
+            handle.close()
+
+
+def _print(console: Console, report: ScanReport) -> None:
+    findings = report.findings
+    if findings:
+        table = Table(title=None, show_lines=False, header_style="bold")
+        table.add_column("vulnerability", no_wrap=True)
+        table.add_column("package")
+        table.add_column("version")
+        table.add_column("fixed in")
+        table.add_column("severity", no_wrap=True)
+        table.add_column("KEV", justify="center")
+        table.add_column("EPSS", justify="right")
+        table.add_column("inventory", overflow="fold")
+        for f in findings:
+            score = "" if f.score is None else f" {f.score:.1f}"
+            table.add_row(
+                f.vulnerability,
+                f"{f.package}",
+                f.version,
+                ", ".join(f.fixed) or "-",
+                f"[{_STYLE.get(f.rating, '')}]{f.rating.label}{score}[/]"
+                if f.rating in _STYLE
+                else f.rating.label,
+                "[bold red]yes[/]" if f.kev else "",
+                _epss(f),
+                Path(f.inventory).name,
+            )
+        console.print(table)
+    components = sum(i.components for i in report.inventories)
+    vulnerable = {(f.inventory, f.package, f.version) for f in findings}
+    kev = sum(1 for f in findings if f.kev)
+    console.print(
+        f"{len(findings)} findings ({kev} known exploited) in {len(vulnerable)} vulnerable "
+        f"packages; {components} components in {len(report.inventories)} inventories."
+    )
+    if report.not_evaluated:
+        console.print(
+            f"[yellow]{len(report.not_evaluated)} components or advisories could not be "
+            "evaluated[/] (reasons: --format json, key not_evaluated)."
+        )
+    skipped = sum(len(i.skipped) for i in report.inventories)
+    if skipped:
+        console.print(f"{skipped} inventory lines were skipped (unpinned, local or VCS).")
+    if report.ignored_files:
+        console.print(f"{len(report.ignored_files)} files were not inventories and were ignored.")

@@ -1,0 +1,118 @@
+"""Settings: one typed object, read in one place from the environment and an optional TOML file.
+
+Environment variables win over the file (``SAKIMORI_CONFIG``, default
+``$SAKIMORI_HOME/sakimori.toml``, keyed by the names below without prefix, in lower case)::
+
+    SAKIMORI_HOME             data directory (default: the per-user data directory,
+                              e.g. ~/.local/share/sakimori)
+    SAKIMORI_DATABASE_URL     SQLAlchemy URL (default: sqlite:///$SAKIMORI_HOME/sakimori.db);
+                              production: postgresql+psycopg://user@host/db
+    SAKIMORI_MIRROR           base URL or directory mirroring the upstream feeds (air-gapped)
+    SAKIMORI_OSV_ECOSYSTEMS   comma-separated OSV ecosystems that ``intel sync`` fetches
+    SAKIMORI_MAX_INPUT_BYTES  largest inventory / intel document accepted (default 256 MiB)
+    SAKIMORI_MAX_COMPONENTS   most components in one inventory (default 1,000,000)
+    SAKIMORI_HTTP_TIMEOUT     seconds to wait for a feed to connect / send data (default 30)
+
+Nothing here is global: the CLI builds one ``Settings`` and passes it to what it constructs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sakimori.errors import ConfigurationError
+from sakimori.formats.limits import Limits
+
+DEFAULT_OSV_ECOSYSTEMS: tuple[str, ...] = (
+    "PyPI",
+    "npm",
+    "Go",
+    "crates.io",
+    "Maven",
+    "NuGet",
+    "Packagist",
+    "RubyGems",
+    "Hex",
+    "Pub",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path
+    database_url: str
+    mirror: str | None = None
+    osv_ecosystems: tuple[str, ...] = DEFAULT_OSV_ECOSYSTEMS
+    http_timeout: float = 30.0
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("SAKIMORI_HOME") or _default_home()).expanduser()
+        file_values = _read_file(Path(env.get("SAKIMORI_CONFIG") or home / "sakimori.toml"))
+
+        def pick(name: str) -> str | None:
+            value = env.get(f"SAKIMORI_{name.upper()}")
+            if value is None and name in file_values:
+                value = str(file_values[name])
+            return value or None
+
+        database_url = pick("database_url") or f"sqlite:///{home / 'sakimori.db'}"
+        ecosystems = pick("osv_ecosystems")
+        limits = Limits()
+        max_bytes = _number(pick("max_input_bytes"), "SAKIMORI_MAX_INPUT_BYTES")
+        max_components = _number(pick("max_components"), "SAKIMORI_MAX_COMPONENTS")
+        if max_bytes is not None:
+            limits = replace(limits, max_bytes=int(max_bytes))
+        if max_components is not None:
+            limits = replace(limits, max_components=int(max_components))
+        timeout = _number(pick("http_timeout"), "SAKIMORI_HTTP_TIMEOUT")
+        return cls(
+            home=home,
+            database_url=database_url,
+            mirror=pick("mirror"),
+            osv_ecosystems=(
+                tuple(e.strip() for e in ecosystems.split(",") if e.strip())
+                if ecosystems
+                else DEFAULT_OSV_ECOSYSTEMS
+            ),
+            http_timeout=30.0 if timeout is None else timeout,
+            limits=limits,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _default_home() -> str:
+    from platformdirs import user_data_dir
+
+    return user_data_dir("sakimori", appauthor=False)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read settings: {exc}", where=str(path)) from None
+
+
+def _number(value: str | None, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name}={value!r} is not a number") from None
+    if number <= 0:
+        raise ConfigurationError(f"{name}={value!r} must be greater than zero")
+    return number

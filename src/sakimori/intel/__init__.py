@@ -1,0 +1,1 @@
+"""Vulnerability intelligence: the network seam (:mod:`.fetch`) and the feeds (:mod:`.sources`)."""

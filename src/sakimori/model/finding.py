@@ -1,0 +1,43 @@
+"""Results of matching an inventory: findings and the components that could not be evaluated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sakimori.triage.severity import Rating, SeverityScore
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One vulnerability in one component of one inventory; its ids merged across databases."""
+
+    vulnerability: str
+    aliases: tuple[str, ...]
+    ecosystem: str
+    package: str
+    version: str
+    purl: str | None
+    fixed: tuple[str, ...]
+    severity: tuple[SeverityScore, ...]
+    score: float | None
+    rating: Rating
+    kev: bool
+    kev_due_date: str | None
+    epss: float | None
+    epss_percentile: float | None
+    summary: str
+    inventory: str
+    #: The advisory records (by id) that say this component is affected.
+    records: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotEvaluated:
+    """A component, or one advisory for it, that could not be evaluated, and why."""
+
+    inventory: str
+    name: str
+    version: str | None
+    ecosystem: str | None
+    reason: str
+    advisory: str | None = None

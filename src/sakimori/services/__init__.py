@@ -1,0 +1,1 @@
+"""Use cases: orchestrate fetch, parse, match and store, each in its own transaction."""

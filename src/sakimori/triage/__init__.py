@@ -1,0 +1,1 @@
+"""Triage: severity ratings now; SSVC decisions and deadline policies as versioned data later."""
