@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sakimori.errors import InvalidInput, LimitExceeded, MalformedDocument, UnsupportedFormat
+from sakimori.errors import LimitExceeded, MalformedDocument, UnsupportedFormat
 from sakimori.formats import cyclonedx
 from sakimori.formats.limits import Limits
 from sakimori.model.inventory import Component, Inventory

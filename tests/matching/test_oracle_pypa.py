@@ -71,9 +71,10 @@ def disagreements() -> tuple[dict[tuple[str, str, str], str], int]:
         index = AdvisoryIndex([ranges_only])
         listed = set(entry.versions)
 
-        def affected(version: str, entry: AffectedEntry = entry, index: AdvisoryIndex = index) -> bool:
-            result = index.lookup(entry.ecosystem, entry.name, version)
-            return bool(result.hits)
+        def affected(
+            version: str, entry: AffectedEntry = entry, index: AdvisoryIndex = index
+        ) -> bool:
+            return bool(index.lookup(entry.ecosystem, entry.name, version).hits)
 
         for version in listed:
             checks += 1

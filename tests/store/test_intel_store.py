@@ -109,9 +109,13 @@ def test_duplicate_ids_in_one_load_keep_the_newest(db: Database) -> None:
 
 
 def test_a_failed_transaction_leaves_nothing_behind(db: Database) -> None:
-    with pytest.raises(RuntimeError), db.transaction() as session:
-        store.store_advisories(session, "s", [advisory("A-1")], NOW)
-        raise RuntimeError("a later file was malformed")
+    def load_then_fail() -> None:
+        with db.transaction() as session:
+            store.store_advisories(session, "s", [advisory("A-1")], NOW)
+            raise RuntimeError("a later file was malformed")
+
+    with pytest.raises(RuntimeError):
+        load_then_fail()
     assert count(db, models.Advisory) == 0
     assert count(db, models.AffectedPackage) == 0
 

@@ -62,15 +62,16 @@ def check_tree(value: object, limits: Limits = DEFAULT_LIMITS) -> None:
         if depth > limits.max_depth:
             raise LimitExceeded(f"document is nested deeper than {limits.max_depth} levels")
         below: list[object] = []
+        budget = limits.max_nodes - nodes  # stop building the next level once it is too big
         for item in level:
-            if type(item) is dict:
-                below.extend(item.values())
-            elif type(item) is list:
-                below.extend(item)
-            elif isinstance(item, dict):
+            if isinstance(item, dict):
                 below.extend(item.values())
             elif isinstance(item, list):
                 below.extend(item)
+            else:
+                continue
+            if len(below) > budget:
+                raise LimitExceeded(f"document has more than {limits.max_nodes:,} values")
         level = below
 
 

@@ -300,15 +300,32 @@ _OSV_ONLY_KEYS = {"affected", "aliases", "schema_version", "withdrawn", "related
 
 def sniff(data: bytes) -> bool:
     """True if ``data`` looks like OSV JSON or YAML (one record or an array of records)."""
+    value = _load_if_keyed(data)
+    return value is not None and _shaped_like_osv(value)
+
+
+def parse_if_osv(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Advisory] | None:
+    """``parse`` if ``data`` looks like OSV, else ``None``; decodes the document only once."""
+    check_size(data, limits)
+    value = _load_if_keyed(data, limits)
+    if value is None or not _shaped_like_osv(value):
+        return None
+    return _records(value)
+
+
+def _load_if_keyed(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     body = data[len(_BOM) :] if data.startswith(_BOM) else data
     head = body.lstrip()[:1]
     keys = _JSON_KEYS if head in (b"{", b"[") else _YAML_KEYS
     if len(set(keys.findall(body, 0, 1 << 20))) < 2:
-        return False
+        return None
     try:
-        value = _load(body, DEFAULT_LIMITS)
+        return _load(body, limits)
     except InvalidInput:
-        return False
+        return None
+
+
+def _shaped_like_osv(value: Any) -> bool:
     first = value[0] if isinstance(value, list) and value else value
     return (
         isinstance(first, dict)

@@ -8,6 +8,7 @@ from sakimori.matching.matcher import (
     match_package_versions,
     package_version_of,
 )
+from sakimori.matching.portfolio import Portfolio
 
 __all__ = [
     "AdvisoryIndex",
@@ -16,6 +17,7 @@ __all__ = [
     "Hit",
     "LookupResult",
     "PackageVersion",
+    "Portfolio",
     "Unevaluated",
     "match_components",
     "match_package_versions",

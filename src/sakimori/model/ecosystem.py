@@ -256,4 +256,7 @@ def to_purl(ecosystem: str, name: str, version: str | None) -> str | None:
         namespace, pname = name.rsplit("/", 1)
     elif ptype == "pypi":
         pname = normalize_name("PyPI", name)
-    return str(PackageURL(type=ptype, namespace=namespace, name=pname, version=version))
+    try:
+        return str(PackageURL(type=ptype, namespace=namespace, name=pname, version=version))
+    except (ValueError, TypeError):  # a name the purl spec cannot express, e.g. "/"
+        return None

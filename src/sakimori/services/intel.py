@@ -102,8 +102,9 @@ def parse_intel(data: bytes, limits: Limits, into: Parsed) -> str:
                 "score_date": scores.score_date,
             }
         return "epss"
-    if osv_format.sniff(data):
-        into.advisories.extend(osv_format.parse(data, limits))
+    advisories = osv_format.parse_if_osv(data, limits)
+    if advisories is not None:
+        into.advisories.extend(advisories)
         return "osv"
     raise UnsupportedFormat(
         "not an OSV record or archive, a CISA KEV catalog, or a FIRST EPSS file",
@@ -182,8 +183,7 @@ def _load_path(
     changes = store.store_advisories(session, name, parsed.advisories, now)
     kev_count = store.store_kev(session, parsed.kev, snapshot=False) if parsed.kev else 0
     epss_count = store.store_epss(session, parsed.epss) if parsed.epss else 0
-    for row in touched:
-        session.merge(models.LoadedFile(**row))
+    store.store_loaded_files(session, touched)
     kind = ",".join(parsed.kinds) or _previous_kind(session, name) or "unknown"
     changed = bool(changes.added or changes.changed or kev_count or epss_count)
     source = session.get(models.IntelSource, name) or models.IntelSource(

@@ -109,9 +109,12 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def alembic_config(engine: Engine) -> Any:
+    from io import StringIO
+
     from alembic.config import Config
 
-    config = Config()
+    # Alembic's default stdout is the sys.stdout of import time; give it its own sink.
+    config = Config(stdout=StringIO())
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.attributes["engine"] = engine
     return config

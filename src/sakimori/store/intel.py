@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import delete, func, select, tuple_
-
 from sqlalchemy.orm import Session
 
 from sakimori.matching.index import AffectedEntry
@@ -322,7 +321,7 @@ def epss_scores(session: Session, cve_ids: Iterable[str]) -> dict[str, EpssScore
 
 
 def _upsert(session: Session, table: Any, rows: Sequence[Mapping[str, Any]], key: str) -> None:
-    """INSERT … ON CONFLICT (key) DO UPDATE, on SQLite and PostgreSQL."""
+    """INSERT … ON CONFLICT (key) DO UPDATE, on SQLite and PostgreSQL, as one executemany."""
     if not rows:
         return
     from sqlalchemy.dialects import postgresql, sqlite
@@ -330,12 +329,12 @@ def _upsert(session: Session, table: Any, rows: Sequence[Mapping[str, Any]], key
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     columns = [c for c in rows[0] if c != key]
-    for part in chunks(rows):
-        statement = module.insert(table).values(list(part))
-        statement = statement.on_conflict_do_update(
-            index_elements=[key], set_={c: statement.excluded[c] for c in columns}
-        )
-        session.execute(statement)
+    statement = module.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[key], set_={c: statement.excluded[c] for c in columns}
+    )
+    for part in chunks(rows, 20_000):
+        session.execute(statement, list(part))
 
 
 def store_kev(session: Session, entries: Sequence[KevEntry], *, snapshot: bool) -> int:
@@ -406,3 +405,8 @@ def count_advisories(session: Session, source: str) -> int:
         )
         or 0
     )
+
+
+def store_loaded_files(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Remember size, mtime and hash of each file read, so an unchanged file is not re-read."""
+    _upsert(session, models.Base.metadata.tables["loaded_file"], rows, "path")

@@ -1,0 +1,4 @@
+module example.com/app
+
+require (
+	github.com/a/b v1.0.0
