@@ -93,6 +93,7 @@ def print_table(report: ScanReport, output: Path | None) -> None:
     try:
         console = Console(file=handle, width=160 if handle else None, highlight=False)
         _print(console, report)
+        _summary(console, report)
     finally:
         if handle:
             handle.close()
@@ -100,36 +101,51 @@ def print_table(report: ScanReport, output: Path | None) -> None:
 
 def _print(console: Console, report: ScanReport) -> None:
     findings = report.findings
-    if findings:
-        table = Table(title=None, show_lines=False, header_style="bold")
-        table.add_column("vulnerability", no_wrap=True)
-        table.add_column("package")
-        table.add_column("version")
-        table.add_column("fixed in")
-        table.add_column("severity", no_wrap=True)
-        table.add_column("KEV", justify="center")
-        table.add_column("EPSS", justify="right")
-        table.add_column("inventory", overflow="fold")
-        for f in findings:
-            score = "" if f.score is None else f" {f.score:.1f}"
-            table.add_row(
-                f.vulnerability,
-                f"{f.package}",
-                f.version,
-                ", ".join(f.fixed) or "-",
-                f"[{_STYLE.get(f.rating, '')}]{f.rating.label}{score}[/]"
-                if f.rating in _STYLE
-                else f.rating.label,
-                "[bold red]yes[/]" if f.kev else "",
-                _epss(f),
-                Path(f.inventory).name,
-            )
-        console.print(table)
+    by_inventory: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_inventory.setdefault(finding.inventory, []).append(finding)
+    for inventory in report.inventories:
+        found = by_inventory.get(inventory.source, [])
+        console.print(
+            f"\n[bold]{inventory.source}[/] ({inventory.format}, {inventory.components} "
+            f"components): {len(found)} findings"
+        )
+        if found:
+            console.print(_table(found))
+
+
+def _table(findings: Sequence[Finding]) -> Table:
+    table = Table(header_style="bold", pad_edge=False)
+    table.add_column("vulnerability", no_wrap=True)
+    table.add_column("package", overflow="fold", min_width=12)
+    table.add_column("version", no_wrap=True)
+    table.add_column("fixed in", overflow="fold")
+    table.add_column("severity")
+    table.add_column("KEV", no_wrap=True)
+    table.add_column("EPSS", justify="right", no_wrap=True)
+    for f in findings:
+        score = "" if f.score is None else f" {f.score:.1f}"
+        style = _STYLE.get(f.rating)
+        severity = f"[{style}]{f.rating.label}{score}[/]" if style else f.rating.label
+        table.add_row(
+            f.vulnerability,
+            f.package,
+            f.version,
+            ", ".join(f.fixed) or "-",
+            severity,
+            "[bold red]yes[/]" if f.kev else "",
+            _epss(f),
+        )
+    return table
+
+
+def _summary(console: Console, report: ScanReport) -> None:
+    findings = report.findings
     components = sum(i.components for i in report.inventories)
     vulnerable = {(f.inventory, f.package, f.version) for f in findings}
     kev = sum(1 for f in findings if f.kev)
     console.print(
-        f"{len(findings)} findings ({kev} known exploited) in {len(vulnerable)} vulnerable "
+        f"\n{len(findings)} findings ({kev} known exploited) in {len(vulnerable)} vulnerable "
         f"packages; {components} components in {len(report.inventories)} inventories."
     )
     if report.not_evaluated:

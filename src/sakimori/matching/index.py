@@ -108,15 +108,15 @@ class _FamilyTable:
 class _CompiledPackage:
     __slots__ = ("entries", "exact_text", "tables", "unevaluable")
 
-    def __init__(self, entries: Sequence[AffectedEntry]) -> None:
+    def __init__(
+        self, entries: Sequence[AffectedEntry], cache: dict[str, dict[str, SortKey]]
+    ) -> None:
         self.entries = tuple(entries)
         self.tables: dict[str, _FamilyTable] = {}
         self.exact_text: dict[str, set[int]] = defaultdict(set)
         self.unevaluable: dict[int, str] = {}
         per_family: dict[str, list[tuple[int, Interval]]] = defaultdict(list)
-        exact_keys: dict[str, dict[SortKey, set[int]]] = defaultdict(lambda: defaultdict(set))
         for index, entry in enumerate(self.entries):
-            default_family = COMPARATOR_FAMILY.get(entry.ecosystem)
             for rng in entry.ranges:
                 if rng.type not in EVALUATED_TYPES:
                     continue
@@ -125,7 +125,7 @@ class _CompiledPackage:
                     self.unevaluable[index] = f"no version comparator for {entry.ecosystem}"
                     continue
                 try:
-                    compiled = compile_range(rng.events, family_key(family))
+                    compiled = compile_range(rng.events, _memoised(family, cache))
                 except InvalidVersion as exc:
                     self.unevaluable[index] = f"advisory range has {exc.message}"
                     continue
@@ -133,11 +133,15 @@ class _CompiledPackage:
                 self._table(family)
             for version in entry.versions:
                 self.exact_text[version].add(index)
-                if default_family is not None:
-                    with suppress(InvalidVersion):
-                        exact_keys[default_family][family_key(default_family)(version)].add(index)
-        for family, keyed in exact_keys.items():
-            self._table(family).exact = {k: tuple(sorted(v)) for k, v in keyed.items()}
+        # Enumerated versions repeat across a package's advisories: key each string once.
+        default_family = COMPARATOR_FAMILY.get(self.entries[0].ecosystem) if entries else None
+        if default_family is not None and self.exact_text:
+            key = _memoised(default_family, cache)
+            keyed: dict[SortKey, set[int]] = defaultdict(set)
+            for version, indices in self.exact_text.items():
+                with suppress(InvalidVersion):
+                    keyed[key(version)].update(indices)
+            self._table(default_family).exact = {k: tuple(sorted(v)) for k, v in keyed.items()}
         for family, intervals in per_family.items():
             self._build_segments(self._table(family), intervals)
 
@@ -226,6 +230,22 @@ class _CompiledPackage:
         return indices
 
 
+def _memoised(family: str, cache: dict[str, dict[str, SortKey]]) -> KeyFunction:
+    """The family's sort key, remembering answers in ``cache[family]`` (bounded in size)."""
+    memo = cache[family]
+    compute = family_key(family)
+
+    def key(version: str) -> SortKey:
+        found = memo.get(version)
+        if found is None:
+            if len(memo) >= _KEY_CACHE_LIMIT:
+                memo.clear()
+            found = memo[version] = compute(version)
+        return found
+
+    return key
+
+
 def _release_matches(entry_release: str | None, component_release: str | None) -> bool:
     """A record for one release (``Debian:12``) applies to components of that release, or to
     components whose release the inventory does not state."""
@@ -289,7 +309,7 @@ class AdvisoryIndex:
             entries = self._entries.get(package)
             if not entries:
                 return None
-            compiled = self._compiled[package] = _CompiledPackage(entries)
+            compiled = self._compiled[package] = _CompiledPackage(entries, self._key_cache)
         return compiled
 
     def lookup(

@@ -1,6 +1,7 @@
 """Go module versions, ordered as ``golang.org/x/mod/semver.Compare`` orders them.
 
-Hand-written: there is no Go semver library for Python, and the rules are short. A version is
+Hand-written: ``univers.versions.GolangVersion`` gets 82 of the 85 applicable vector lines and
+sorts about 20 times slower (``benchmarks/bench_versions.py``); the rules are short. A version is
 ``vMAJOR[.MINOR[.PATCH[-PRERELEASE][+BUILD]]]`` where the ``v`` is optional here because OSV
 writes Go versions without it; ``v1`` and ``v1.2`` are Go's shorthands for ``v1.0.0`` and
 ``v1.2.0`` and cannot carry a pre-release. Numbers and numeric pre-release identifiers may not

@@ -1,7 +1,7 @@
 """NuGet versions, ordered as ``NuGet.Versioning.VersionComparer.Default``.
 
-Hand-written: ``univers.versions.NugetVersion`` is slower and builds objects per version (see
-``benchmarks/bench_versions.py``). A NuGet version has one to four numeric parts
+Hand-written: ``univers.versions.NugetVersion`` gets the vectors right but sorts about 20 times
+slower (``benchmarks/bench_versions.py``). A NuGet version has one to four numeric parts
 (``Major.Minor.Patch.Revision``, missing parts are 0, leading zeros allowed: ``1.0.01 ==
 1.0.1.0``), optional dot-separated release labels after ``-`` and optional metadata after ``+``.
 Release labels compare case-insensitively; all-digit labels compare numerically and below text

@@ -2,7 +2,7 @@
 
 Library choice, measured with ``benchmarks/bench_versions.py``: ``packaging.version.Version`` is
 the reference and parses every PEP 440 version, but building a ``Version`` and reading its parts
-costs several microseconds, so two fast paths build the same key directly: plain releases
+costs a few microseconds, so two fast paths build the same key directly: plain releases
 (``1``, ``1.2.3``; 60% of the versions in the PyPI advisories) and versions already in normal
 form (``1.2.3rc1``, ``1.2.3.post1``, ``1.2.3.dev4``; most of the rest). Everything else goes to
 ``packaging``. ``tests/versions/test_properties.py`` proves with Hypothesis that all three paths

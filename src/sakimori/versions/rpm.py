@@ -1,7 +1,8 @@
 """RPM versions (Red Hat, Rocky, Alma, SUSE, openSUSE, Mageia, Photon), as ``rpmvercmp``.
 
-Hand-written: ``univers.versions.RpmVersion`` walks both strings in Python on every comparison;
-rpmvercmp's rules fold into one token tuple per version, compared in C (``benchmarks/``).
+Hand-written: ``univers.versions.RpmVersion`` refuses versions the vectors use (``a:1``, 26 lines
+wrong) and walks both strings in Python on every comparison, sorting about 15 times slower
+(``benchmarks/bench_versions.py``).
 
 A version is ``[epoch:]version[-release]``: the epoch is the leading digits before a colon
 (``a:1`` has none; ``:1`` has epoch 0), the release follows the last hyphen. Epochs compare by

@@ -1,7 +1,8 @@
 """RubyGems versions, ordered as ``Gem::Version#<=>``.
 
-Hand-written: ``univers.versions.RubygemsVersion`` is a port of ``Gem::Version`` that compares
-segment lists in Python on every comparison; one flat tuple per version is several times faster.
+Hand-written: ``univers.versions.RubygemsVersion`` ports ``Gem::Version`` faithfully but compares
+segment lists in Python on every comparison and sorts about 30 times slower than one flat tuple
+per version (``benchmarks/bench_versions.py``).
 
 A version matches ``Gem::Version``'s pattern (digits first, then dot-separated alphanumeric
 segments, and an optional ``-`` suffix that Ruby rewrites to ``.pre.``), loosened in one place
