@@ -291,6 +291,15 @@ def test_oversized_input_is_refused_before_reading(cli: Cli) -> None:
     assert "limit" in message
 
 
+def test_a_2_gib_file_is_refused_without_reading_it(cli: Cli, tmp_path: Path) -> None:
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as handle:  # sparse: takes no disk space
+        handle.truncate(2 * 1024**3)
+    message = one_line_error(cli, "scan", str(huge))
+    assert "huge.json" in message
+    assert "2,147,483,648 bytes" in message
+
+
 @pytest.mark.parametrize("purl", ["pkg:pypi/django", "not-a-purl", "pkg:generic/thing@1.0"])
 def test_bad_purls_on_the_command_line(cli: Cli, purl: str) -> None:
     one_line_error(cli, "scan", "--purl", purl)

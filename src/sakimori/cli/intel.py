@@ -19,20 +19,21 @@ app = typer.Typer(help="Load, sync and inspect vulnerability intelligence.", no_
 def _print_report(report: LoadReport) -> None:
     console = Console(highlight=False)
     table = Table(header_style="bold")
-    for column in ("source", "kind", "status", "records", "added", "changed", "removed"):
-        table.add_column(
-            column, justify="right" if column not in {"source", "kind", "status"} else "left"
-        )
+    table.add_column("kind", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for column in ("records", "added", "changed", "removed"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("source", overflow="fold")
     for source in report.sources:
         changes = source.changes
         table.add_row(
-            source.name,
             source.kind,
-            source.status if not source.message else f"{source.status}: {source.message}",
+            source.status,
             f"{source.records:,}",
             str(changes.added) if changes else "",
             str(changes.changed) if changes else "",
             str(changes.removed) if changes else "",
+            source.name + (f": {source.message}" if source.message else ""),
         )
     console.print(table)
     console.print(
@@ -127,17 +128,22 @@ def status() -> None:
         console.print("nothing loaded yet: run `sakimori intel sync` or `sakimori intel load PATH`")
         return
     table = Table(header_style="bold")
-    for column in ("source", "kind", "records", "checked", "changed", "detail"):
-        table.add_column(column)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("records", justify="right", no_wrap=True)
+    table.add_column("checked", no_wrap=True)
+    table.add_column("changed", no_wrap=True)
+    table.add_column("source", overflow="fold")
     for source in current.sources:
-        detail = ", ".join(f"{k}={v}" for k, v in (source.detail or {}).items() if v)
+        details = dict(source.detail or {})
+        if source.name in current.newest:
+            details["newest record"] = current.newest[source.name][:10]
+        detail = ", ".join(f"{k}={v}" for k, v in details.items() if v)
         table.add_row(
-            source.name,
             source.kind,
             f"{source.record_count:,}",
             _age(source.checked_at),
             _age(source.changed_at),
-            detail,
+            source.name + (f" ({detail})" if detail else ""),
         )
     console.print(table)
     counts = current.counts

@@ -217,6 +217,8 @@ def _record_count(session: Session, name: str, kind: str, previous: int, parsed:
 class Status:
     sources: list[models.IntelSource]
     counts: dict[str, int]
+    #: Newest ``modified`` timestamp of each source's advisories (how recent the data is).
+    newest: dict[str, str]
 
 
 def status(db: Database) -> Status:
@@ -224,4 +226,4 @@ def status(db: Database) -> Status:
         sources = list(
             session.scalars(select(models.IntelSource).order_by(models.IntelSource.name))
         )
-        return Status(sources, store.counts(session))
+        return Status(sources, store.counts(session), store.newest_modified(session))

@@ -410,3 +410,11 @@ def count_advisories(session: Session, source: str) -> int:
 def store_loaded_files(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Remember size, mtime and hash of each file read, so an unchanged file is not re-read."""
     _upsert(session, models.Base.metadata.tables["loaded_file"], rows, "path")
+
+
+def newest_modified(session: Session) -> dict[str, str]:
+    """``{source: newest 'modified' of its advisories}``: how recent each feed's data is."""
+    rows = session.execute(
+        select(ADVISORY.c.source, func.max(ADVISORY.c.modified)).group_by(ADVISORY.c.source)
+    )
+    return {source: newest for source, newest in rows if newest}
