@@ -10,9 +10,11 @@ asserts on time.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import platform
+import resource
 import secrets
 import statistics
 import sys
@@ -78,9 +80,31 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def source_state() -> dict[str, Any]:
+    """The commit measured and the files of ``src/`` changed on top of it (read-only git)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+        )
+        return done.stdout.rstrip()
+
+    import hashlib
+
+    changed = git("status", "--porcelain", "--", "src")
+    diff = git("diff", "HEAD", "--", "src")
+    return {
+        "commit": git("rev-parse", "--short", "HEAD").strip(),
+        "src_uncommitted": [line[3:] for line in changed.splitlines()],
+        "src_diff_sha256": hashlib.sha256(diff.encode()).hexdigest()[:16] if diff else None,
+    }
+
+
 def machine() -> dict[str, Any]:
     """Facts about the machine and the moment, for the result file."""
     return {
+        "source": source_state(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "cpu_count": os.cpu_count(),
@@ -144,6 +168,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def write_result(name: str, payload: dict[str, Any], info: dict[str, Any]) -> Path:
     """Write ``results/<name>.json`` with the machine facts, and return its path."""
     info["load_average_end"] = list(os.getloadavg())
+    info["source_end"] = source_state()
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     document = {"benchmark": name, "machine": info, **payload}
@@ -190,6 +215,34 @@ def postgres_database(prefix: str = "sakimori_bench") -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+class GcTimer:
+    """Seconds spent in the cyclic garbage collector while it is installed."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def close(self) -> None:
+        gc.callbacks.remove(self._callback)
+
+
+def timed(function: Any, *args: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = function(*args)
+    return time.perf_counter() - started, value
 
 
 class Stopwatch:

@@ -8,12 +8,15 @@ Unique package-versions matched per second with ``match_package_versions`` again
 * **advisory-dense** — every (package, version) named in an OSV record's ``versions`` list or
   range events (``introduced: 0`` and GIT commits excepted), so nearly every lookup hits.
 
-Each run builds a fresh index (build and ``compile_all`` timed separately), so the sort-key cache
-starts cold. The baseline, measured in the same run, is the "naive" way VulnerableCode evaluates
-OSV data with univers: per package-version, every affected entry of that package (grouped in a
-dict, not a scan of all advisories) is tested with univers ``VersionRange`` objects built from the
-range events (``introduced`` → ``>=``, ``fixed`` → ``<``, ``last_affected`` → ``<=``) and with
-``VersionRange.from_versions`` for the ``versions`` list, as VulnerableCode's OSV importer does.
+Each run builds a fresh index (build and ``compile_all`` timed separately). ``compile_all``
+memoises the sort key of every version the advisories name and lookups share that memo; the
+headline figure empties it before matching, so every lookup parses its version, and a second
+column keeps it, as the product does. The baseline, measured in the same run, is the "naive" way
+VulnerableCode evaluates OSV data with univers: per package-version, every affected entry of that
+package (grouped in a dict, not a scan of all advisories) is tested with univers ``VersionRange``
+objects built from the range events (``introduced`` → ``>=``, ``fixed`` → ``<``,
+``last_affected`` → ``<=``) and with ``VersionRange.from_versions`` for the ``versions`` list,
+as VulnerableCode's OSV importer does.
 Both answers are compared wherever univers can evaluate; disagreements are listed with a reason.
 
 Run: ``.venv/bin/python benchmarks/bench_matching.py [--runs N]``
@@ -63,13 +66,21 @@ def shuffled(packages: Iterable[PackageVersion]) -> list[PackageVersion]:
     return ordered
 
 
-def timed_ours(entries: Sequence[AffectedEntry], packages: Sequence[PackageVersion]) -> dict:
+def timed_ours(
+    entries: Sequence[AffectedEntry], packages: Sequence[PackageVersion], *, cold_keys: bool = True
+) -> dict:
+    """Build, compile and match on a fresh index. ``compile_all`` memoises the sort key of every
+    version the advisories name, and lookups share that memo; ``cold_keys`` empties it before
+    matching (a private attribute: no public way exists), so every lookup parses its version."""
     gc.collect()
     started = time.perf_counter()
     index = AdvisoryIndex(entries)
     built = time.perf_counter()
     index.compile_all()
     compiled = time.perf_counter()
+    if cold_keys:
+        for memo in index._key_cache.values():
+            memo.clear()
     gc.collect()
     collections = gc.get_stats()[2]["collections"]
     started_match = time.perf_counter()
@@ -106,6 +117,7 @@ class Workload:
             "build": [],
             "compile": [],
             "match": [],
+            "match_keys_from_compile": [],
             "naive": [],
         }
         self.eco_ours: dict[str, list[float]] = defaultdict(list)
@@ -121,6 +133,8 @@ class Workload:
             for phase in ("build", "compile", "match"):
                 self.overall[phase].append(run[phase])
             self.gc_runs.append(run["gen2_gc_during_match"])
+            warm = timed_ours(self.entries, self.packages, cold_keys=False)
+            self.overall["match_keys_from_compile"].append(warm["match"])
             for eco, subset in self.by_eco.items():
                 own = self.entries_by_eco.get(eco, [])
                 self.eco_ours[eco].append(timed_ours(own, subset)["match"])
@@ -162,6 +176,8 @@ class Workload:
             "with_hits": sum(1 for r in found.values() if r.hits),
             "hits": sum(len(r.hits) for r in found.values()),
             "ours_ops": n / match_s,
+            "ours_ops_keys_from_compile": n
+            / stats(self.overall["match_keys_from_compile"])["median"],
             "naive_ops": n / naive_s,
             "ratio": naive_s / match_s,
             "seconds": {k: stats(v) for k, v in self.overall.items()},
@@ -187,8 +203,13 @@ def main() -> None:
     found, used, refused = inventory_package_versions()
     real = shuffled(found)
     dense = dense_mix(entries)
+    with_advisories = {(e.ecosystem, e.name) for e in entries}
+    # Most of the real mix names packages no advisory mentions: one dictionary miss each, for
+    # both approaches. This subset is where the two engines actually differ.
+    real_in_index = [p for p in real if (p.ecosystem, p.name) in with_advisories]
     workloads = [
         Workload("real inventories", real, entries),
+        Workload("real, packages with advisories", real_in_index, entries),
         Workload("advisory-dense", dense, entries),
     ]
     count = len(advisories)
@@ -217,6 +238,7 @@ def main() -> None:
                 f"{r['in_index']:,}",
                 f"{r['with_hits']:,}",
                 fmt(r["ours_ops"]),
+                fmt(r["ours_ops_keys_from_compile"]),
                 fmt(r["naive_ops"]),
                 f"{r['ratio']:.1f}x",
                 f"{s['match']['median'] * 1000:.1f}",
@@ -231,6 +253,7 @@ def main() -> None:
                 "in index",
                 "with hits",
                 "ours/s",
+                "ours/s, keys from compile",
                 "naive/s",
                 "ratio",
                 "match ms",
@@ -239,7 +262,11 @@ def main() -> None:
             rows,
         )
     )
-    print(f"(naive index build with univers objects: {naive_build:.1f} s, once)\n")
+    print(
+        "ours/s: every lookup parses its version (key memo emptied after compile_all); keys "
+        "from compile: the memo compile_all left is used, as the product does.\n"
+        f"(naive index build with univers objects: {naive_build:.1f} s, once)\n"
+    )
     eco_rows = [
         (
             r["workload"][:4] + " " + eco,

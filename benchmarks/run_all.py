@@ -86,7 +86,9 @@ def version_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def markdown(rows: list[dict[str, Any]], info: dict[str, Any], sources: list[str]) -> str:
+def markdown(
+    rows: list[dict[str, Any]], info: dict[str, Any], sources: list[str], measured: list[dict]
+) -> str:
     lines = [
         "| figure | value | target | met? |",
         "|---|---:|---|:---:|",
@@ -95,11 +97,18 @@ def markdown(rows: list[dict[str, Any]], info: dict[str, Any], sources: list[str
         met = "—" if row["met"] is None else ("yes" if row["met"] else "**no**")
         value = f"{fmt(row['value'])} {row['unit']}".strip()
         lines.append(f"| {row['figure']} | {value} | {row['target']} | {met} |")
+    dates = sorted(m["date"] for m in measured if "date" in m) or [info["date"]]
+    states = {
+        f"{m['source']['commit']}"
+        + (" with uncommitted src/ changes" if m["source"].get("src_uncommitted") else "")
+        for m in measured
+        if m.get("source")
+    }
     lines += [
         "",
-        f"Measured {info['date']} on {info['nproc']} CPUs ({info['cpu_model']}), Python "
-        f"{info['python']}; medians of several runs; load average at start "
-        f"{info['load_average_start'][0]:.1f}. Sources: {', '.join(sources)}.",
+        f"Measured {dates[0]} to {dates[-1]} on {info['nproc']} CPUs ({info['cpu_model']}), "
+        f"Python {info['python']}, source {', '.join(sorted(states)) or 'unrecorded'}; medians "
+        f"of several runs on a shared machine. Sources: {', '.join(sources)}.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -117,19 +126,21 @@ def main() -> None:
             runs.append(run(name, args.quick))
     rows: list[dict[str, Any]] = []
     sources = []
+    measured: list[dict[str, Any]] = []
     for name in SCRIPTS:
         found = result_of(name, args.quick)
         if found is None:
             continue
         path, document = found
         sources.append(str(path.relative_to(ROOT)))
+        measured.append(document.get("machine", {}))
         rows += version_rows(document) if name == "versions" else document.get("targets", [])
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary = {"machine": info, "runs": runs, "rows": rows, "sources": sources}
     (RESULTS / "summary.json").write_text(
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    text = markdown(rows, info, sources)
+    text = markdown(rows, info, sources, measured)
     (RESULTS / "summary.md").write_text(text, encoding="utf-8")
     print("\n" + text)
     failed = [r for r in runs if r["status"] not in {"ok", "absent"}]

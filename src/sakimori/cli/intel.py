@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 if TYPE_CHECKING:
     from sakimori.services.intel import LoadReport
@@ -17,6 +15,9 @@ app = typer.Typer(help="Load, sync and inspect vulnerability intelligence.", no_
 
 
 def _print_report(report: LoadReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(highlight=False)
     table = Table(header_style="bold")
     table.add_column("kind", no_wrap=True)
@@ -113,6 +114,9 @@ def _age(moment: datetime | None) -> str:
 @app.command("status")
 def status() -> None:
     """Show what is loaded, from where, and how fresh it is."""
+    from rich.console import Console
+    from rich.table import Table
+
     from sakimori.cli.context import open_db, settings
     from sakimori.services.intel import status as intel_status
 

@@ -27,21 +27,34 @@ def _module_readers(module: ModuleType) -> Iterator[Reader]:
 
 
 @cache
-def readers() -> tuple[Reader, ...]:
+def sbom_readers() -> tuple[Reader, ...]:
     from sakimori.formats import cyclonedx, spdx, spdx3, spdx_tagvalue
+
+    return tuple(
+        r for module in (cyclonedx, spdx3, spdx, spdx_tagvalue) for r in _module_readers(module)
+    )
+
+
+@cache
+def lockfile_readers() -> tuple[Reader, ...]:
     from sakimori.formats.lockfiles import PARSERS
 
-    found: list[Reader] = []
-    for module in (cyclonedx, spdx3, spdx, spdx_tagvalue, *PARSERS):
-        found.extend(_module_readers(module))
-    return tuple(found)
+    return tuple(r for module in PARSERS for r in _module_readers(module))
+
+
+def readers() -> tuple[Reader, ...]:
+    """Every reader, SBOMs first (their markers are unambiguous), then lockfiles."""
+    return sbom_readers() + lockfile_readers()
 
 
 def detect(data: bytes) -> Reader:
-    """The reader whose sniffer recognises ``data``; ``UnsupportedFormat`` if none does."""
-    for reader in readers():
-        if reader[1](data):
-            return reader
+    """The reader whose sniffer recognises ``data``; ``UnsupportedFormat`` if none does.
+
+    Lockfile parsers are imported only when no SBOM reader recognises the content."""
+    for group in (sbom_readers, lockfile_readers):
+        for reader in group():
+            if reader[1](data):
+                return reader
     raise UnsupportedFormat(
         "not an inventory format Sakimori reads",
         hint="supported: CycloneDX, SPDX, and the lockfiles listed in docs/formats.md",

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from contextlib import suppress
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol, TypeVar
 
 from sakimori.errors import InvalidVersion
+from sakimori.matching.batch import cyclic_gc_paused
 from sakimori.matching.ranges import EVALUATED_TYPES, Interval, Point, compile_range
 from sakimori.model.advisory import AffectedPackage, Range
 from sakimori.model.ecosystem import (
@@ -30,7 +31,23 @@ from sakimori.model.ecosystem import (
 from sakimori.versions import KeyFunction, SortKey, family_key
 
 _SEMVER_FAMILIES = frozenset({"semver", "go"})
-_KEY_CACHE_LIMIT = 500_000
+
+
+class _PackageLike(Protocol):
+    @property
+    def ecosystem(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def release(self) -> str | None: ...
+
+
+P = TypeVar("P", bound=_PackageLike)
+
+
+_KEY_CACHE_LIMIT = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +78,7 @@ class Hit:
     """An entry that affects a looked-up version, and the intervals that say so."""
 
     entry: AffectedEntry
+    #: The entry's intervals that contain the version (empty for an enumerated-version hit).
     intervals: tuple[Interval, ...] = ()
 
     @property
@@ -96,24 +114,30 @@ def range_family(ecosystem: str, range_type: str) -> str | None:
 
 @dataclass(slots=True)
 class _FamilyTable:
-    """Segments of one package under one comparator family."""
+    """One package's advisories under one comparator family, precomputed per region.
+
+    ``points`` are the sorted interval boundaries; ``results[i]`` is the lookup result for every
+    version in the region before ``points[i]`` (``results[-1]``: after the last point), so a
+    lookup allocates nothing. ``exact`` holds only the enumerated versions that an entry's own
+    ranges do not already cover (an upstream enumeration that disagrees with its ranges).
+    """
 
     key: KeyFunction
+    #: The family's key memo (shared by the whole index), read inline on the hot path.
+    memo: dict[str, SortKey]
     points: list[Point] = field(default_factory=list)
-    segments: list[tuple[int, ...]] = field(default_factory=list)
+    results: list[LookupResult] = field(default_factory=lambda: [_EMPTY])
     exact: dict[SortKey, tuple[int, ...]] = field(default_factory=dict)
-    intervals: dict[int, tuple[Interval, ...]] = field(default_factory=dict)
 
 
 class _CompiledPackage:
-    __slots__ = ("entries", "exact_text", "tables", "unevaluable")
+    __slots__ = ("entries", "exact_text", "simple", "tables", "unevaluable")
 
     def __init__(
         self, entries: Sequence[AffectedEntry], cache: dict[str, dict[str, SortKey]]
     ) -> None:
         self.entries = tuple(entries)
         self.tables: dict[str, _FamilyTable] = {}
-        self.exact_text: dict[str, set[int]] = defaultdict(set)
         self.unevaluable: dict[int, str] = {}
         per_family: dict[str, list[tuple[int, Interval]]] = defaultdict(list)
         for index, entry in enumerate(self.entries):
@@ -130,89 +154,172 @@ class _CompiledPackage:
                     self.unevaluable[index] = f"advisory range has {exc.message}"
                     continue
                 per_family[family].extend((index, interval) for interval in compiled)
-                self._table(family)
-            for version in entry.versions:
-                self.exact_text[version].add(index)
-        # Enumerated versions repeat across a package's advisories: key each string once.
-        default_family = COMPARATOR_FAMILY.get(self.entries[0].ecosystem) if entries else None
-        if default_family is not None and self.exact_text:
-            key = _memoised(default_family, cache)
-            keyed: dict[SortKey, set[int]] = defaultdict(set)
-            for version, indices in self.exact_text.items():
-                with suppress(InvalidVersion):
-                    keyed[key(version)].update(indices)
-            self._table(default_family).exact = {k: tuple(sorted(v)) for k, v in keyed.items()}
+        exact, self.exact_text = self._enumerated(per_family, cache)
         for family, intervals in per_family.items():
-            self._build_segments(self._table(family), intervals)
+            self.tables[family] = self._segments(family, intervals, cache)
+        if exact:
+            family = COMPARATOR_FAMILY[self.entries[0].ecosystem]
+            table = self.tables.get(family)
+            if table is None:
+                table = self.tables[family] = _FamilyTable(_memoised(family, cache), cache[family])
+            table.exact = {k: tuple(sorted(v)) for k, v in exact.items()}
+        #: The only table, when lookups need nothing but it (no release-specific entries, no
+        #: unevaluable ranges, no enumerated versions compared as text); else None.
+        self.simple: _FamilyTable | None = None
+        if (
+            len(self.tables) == 1
+            and not self.exact_text
+            and not self.unevaluable
+            and all(entry.release is None for entry in self.entries)
+        ):
+            (self.simple,) = self.tables.values()
 
-    def _table(self, family: str) -> _FamilyTable:
-        table = self.tables.get(family)
-        if table is None:
-            table = self.tables[family] = _FamilyTable(family_key(family))
+    def _enumerated(
+        self,
+        per_family: dict[str, list[tuple[int, Interval]]],
+        cache: dict[str, dict[str, SortKey]],
+    ) -> tuple[dict[SortKey, set[int]], dict[str, tuple[int, ...]]]:
+        """Key the enumerated ``versions`` and keep only those the entry's own ranges do not
+        already cover (by the schema, a version is affected if listed *or* in a range, so a
+        covered listing adds nothing). The entries are slimmed to the versions kept, which is
+        most of the index's memory at national scale."""
+        family = COMPARATOR_FAMILY.get(self.entries[0].ecosystem) if self.entries else None
+        own: dict[int, list[Interval]] = defaultdict(list)
+        for index, interval in per_family.get(family or "", ()):
+            own[index].append(interval)
+        key = _memoised(family, cache) if family else None
+        exact: dict[SortKey, set[int]] = defaultdict(set)
+        text: dict[str, set[int]] = defaultdict(set)
+        slim: list[AffectedEntry] = []
+        for index, entry in enumerate(self.entries):
+            kept: list[str] = []
+            covering = own.get(index, ())
+            for version in entry.versions:
+                try:
+                    if key is None:
+                        raise InvalidVersion(version, entry.ecosystem)
+                    point = (key(version), 0)
+                except InvalidVersion:
+                    text[version].add(index)  # compared as written
+                    kept.append(version)
+                    continue
+                for interval in covering:
+                    lo, hi = interval.lo, interval.hi
+                    if (lo is None or lo <= point) and (hi is None or point < hi):
+                        break
+                else:
+                    exact[point[0]].add(index)
+                    kept.append(version)
+            same = len(kept) == len(entry.versions)
+            slim.append(entry if same else replace(entry, versions=tuple(kept)))
+        self.entries = tuple(slim)
+        return exact, {version: tuple(sorted(v)) for version, v in text.items()}
+
+    def _segments(
+        self,
+        family: str,
+        intervals: Sequence[tuple[int, Interval]],
+        cache: dict[str, dict[str, SortKey]],
+    ) -> _FamilyTable:
+        """Sweep the boundary points once, recording the hits of every region."""
+        opening: dict[Point, list[tuple[int, Interval]]] = defaultdict(list)
+        closing: dict[Point, list[tuple[int, Interval]]] = defaultdict(list)
+        active: dict[int, list[Interval]] = defaultdict(list)
+        for index, interval in intervals:
+            if interval.lo is None:
+                active[index].append(interval)
+            else:
+                opening[interval.lo].append((index, interval))
+            if interval.hi is not None:
+                closing[interval.hi].append((index, interval))
+        # Interned by object identity: hashing entries and sort keys by value would cost more
+        # than the whole sweep (every object here lives until the sweep ends).
+        hits: dict[tuple[int, tuple[int, ...]], Hit] = {}
+        results: dict[tuple[int, ...], LookupResult] = {(): _EMPTY}
+
+        def snapshot() -> LookupResult:
+            found = []
+            for index in sorted(active):
+                covering = active[index]
+                if covering:
+                    identity = (index, tuple(map(id, covering)))
+                    hit = hits.get(identity)
+                    if hit is None:
+                        hit = hits[identity] = Hit(self.entries[index], tuple(covering))
+                    found.append(hit)
+            identities = tuple(map(id, found))
+            result = results.get(identities)
+            if result is None:
+                result = results[identities] = LookupResult(tuple(found))
+            return result
+
+        points = sorted(opening.keys() | closing.keys())
+        table = _FamilyTable(_memoised(family, cache), cache[family], points, [snapshot()])
+        for point in points:
+            for index, interval in closing.get(point, ()):
+                still = active[index]
+                still.remove(interval)
+                if not still:
+                    del active[index]
+            for index, interval in opening.get(point, ()):
+                active[index].append(interval)
+            table.results.append(snapshot())
         return table
 
-    @staticmethod
-    def _build_segments(table: _FamilyTable, intervals: Sequence[tuple[int, Interval]]) -> None:
-        starts_open: list[int] = []
-        deltas: dict[Point, list[tuple[int, int]]] = defaultdict(list)
-        per_entry: dict[int, list[Interval]] = defaultdict(list)
-        for index, interval in intervals:
-            per_entry[index].append(interval)
-            if interval.lo is None:
-                starts_open.append(index)
-            else:
-                deltas[interval.lo].append((index, 1))
-            if interval.hi is not None:
-                deltas[interval.hi].append((index, -1))
-        table.intervals = {index: tuple(found) for index, found in per_entry.items()}
-        table.points = sorted(deltas)
-        active: dict[int, int] = defaultdict(int)
-        for index in starts_open:
-            active[index] += 1
-        interned: dict[tuple[int, ...], tuple[int, ...]] = {}
+    def lookup(self, version: str, release: str | None) -> LookupResult:
+        simple = self.simple
+        if simple is None:
+            return self._general(version, release)
+        # The hot path: one table, read the key memo inline, one bisect, a precomputed result.
+        key = simple.memo.get(version)
+        if key is None:
+            try:
+                key = simple.key(version)
+            except InvalidVersion as exc:
+                return self._general(version, release, failed=(simple, exc))
+        result = simple.results[bisect_right(simple.points, (key, 0))]
+        exact = simple.exact
+        if exact and key in exact:
+            return self._with_exact(result, exact[key])
+        return result
 
-        def snapshot() -> tuple[int, ...]:
-            members = tuple(sorted(i for i, count in active.items() if count > 0))
-            return interned.setdefault(members, members)
+    def _with_exact(self, result: LookupResult, indices: Sequence[int]) -> LookupResult:
+        present = {id(hit.entry) for hit in result.hits}
+        extra = tuple(Hit(self.entries[i]) for i in indices if id(self.entries[i]) not in present)
+        return LookupResult(result.hits + extra, result.unevaluated) if extra else result
 
-        segments = [snapshot()]
-        for point in table.points:
-            for index, change in deltas[point]:
-                active[index] += change
-            segments.append(snapshot())
-        table.segments = segments
-
-    def lookup(
-        self, version: str, release: str | None, cache: dict[str, dict[str, SortKey]]
+    def _general(
+        self,
+        version: str,
+        release: str | None,
+        failed: tuple[_FamilyTable, InvalidVersion] | None = None,
     ) -> LookupResult:
-        found: dict[int, list[Interval]] = {}
-        for index in self.exact_text.get(version, ()):
-            found.setdefault(index, [])
+        found: dict[int, Hit] = {}
         failures: dict[int, str] = {}
-        for family, table in self.tables.items():
-            family_cache = cache[family]
-            key = family_cache.get(version)
-            if key is None:
-                try:
-                    key = table.key(version)
-                except InvalidVersion as exc:
-                    for index in self._indices_of(table):
-                        failures.setdefault(index, exc.message)
-                    continue
-                if len(family_cache) >= _KEY_CACHE_LIMIT:
-                    family_cache.clear()
-                family_cache[version] = key
-            if table.segments:
-                for index in table.segments[bisect_right(table.points, (key, 0))]:
-                    intervals = found.setdefault(index, [])
-                    intervals.extend(i for i in table.intervals[index] if i.contains(key))
+        positions = {id(entry): index for index, entry in enumerate(self.entries)}
+        for index in self.exact_text.get(version, ()):
+            found.setdefault(index, Hit(self.entries[index]))
+        for table in self.tables.values():
+            try:
+                if failed is not None and failed[0] is table:
+                    raise failed[1]
+                key = table.key(version)
+            except InvalidVersion as exc:
+                members = {i for indices in table.exact.values() for i in indices}
+                members.update(
+                    positions[id(hit.entry)] for result in table.results for hit in result.hits
+                )
+                for index in members:
+                    failures.setdefault(index, exc.message)
+                continue
+            for hit in table.results[bisect_right(table.points, (key, 0))].hits:
+                found.setdefault(positions[id(hit.entry)], hit)
             for index in table.exact.get(key, ()):
-                found.setdefault(index, [])
+                found.setdefault(index, Hit(self.entries[index]))
         hits = tuple(
-            Hit(self.entries[index], tuple(intervals))
-            for index, intervals in found.items()
+            hit for index, hit in sorted(found.items())
             if _release_matches(self.entries[index].release, release)
-        )
+        )  # fmt: skip
         unevaluated = tuple(
             Unevaluated(self.entries[index], reason)
             for index, reason in (self.unevaluable | failures).items()
@@ -221,13 +328,6 @@ class _CompiledPackage:
         if not hits and not unevaluated:
             return _EMPTY
         return LookupResult(hits, unevaluated)
-
-    @staticmethod
-    def _indices_of(table: _FamilyTable) -> set[int]:
-        indices = set(table.intervals)
-        for members in table.exact.values():
-            indices.update(members)
-        return indices
 
 
 def _memoised(family: str, cache: dict[str, dict[str, SortKey]]) -> KeyFunction:
@@ -300,8 +400,11 @@ class AdvisoryIndex:
         return self._entries.keys()
 
     def compile_all(self) -> None:
-        for package in self._entries:
-            self._compiled_package(package)
+        """Compile every package now (otherwise each compiles on its first lookup), with the
+        cyclic garbage collector paused (see ``batch.py``)."""
+        with cyclic_gc_paused():
+            for package in list(self._entries):
+                self._compiled_package(package)
 
     def _compiled_package(self, package: tuple[str, str]) -> _CompiledPackage | None:
         compiled = self._compiled.get(package)
@@ -310,7 +413,30 @@ class AdvisoryIndex:
             if not entries:
                 return None
             compiled = self._compiled[package] = _CompiledPackage(entries, self._key_cache)
+            # Keep the slimmed entries: a recompile (after ``add``) gives the same answers.
+            self._entries[package] = list(compiled.entries)
         return compiled
+
+    def lookup_all(self, packages: Iterable[P]) -> Iterator[tuple[P, LookupResult]]:
+        """``(package, result)`` for each package-version with hits or unevaluated entries.
+
+        The hot loop of matching: most package-versions of a real portfolio name packages no
+        advisory mentions, so a miss costs one tuple and one dictionary probe.
+        """
+        compiled = self._compiled
+        known = self._entries
+        for package in packages:
+            key = (package.ecosystem, package.name)
+            found = compiled.get(key)
+            if found is None:
+                if key not in known:
+                    continue
+                found = self._compiled_package(key)
+                if found is None:
+                    continue
+            result = found.lookup(package.version, package.release)
+            if result is not _EMPTY:
+                yield package, result
 
     def lookup(
         self, ecosystem: str, name: str, version: str, release: str | None = None
@@ -322,4 +448,4 @@ class AdvisoryIndex:
             compiled = self._compiled_package((ecosystem, name))
             if compiled is None:
                 return _EMPTY
-        return compiled.lookup(version, release, self._key_cache)
+        return compiled.lookup(version, release)

@@ -56,34 +56,33 @@ def match_package_versions(
     packages: Iterable[PackageVersion], index: AdvisoryIndex
 ) -> dict[PackageVersion, LookupResult]:
     """Look up each package-version once; only those with hits or problems are returned."""
-    found: dict[PackageVersion, LookupResult] = {}
-    lookup = index.lookup
-    for package in packages:
-        if (package.ecosystem, package.name) not in index:
-            continue
-        result = lookup(package.ecosystem, package.name, package.version, package.release)
-        if result.hits or result.unevaluated:
-            found[package] = result
-    return found
+    return dict(index.lookup_all(packages))
 
 
 def match_components(
-    components: Sequence[Component], index: AdvisoryIndex
+    components: Sequence[Component],
+    index: AdvisoryIndex,
+    packages: Sequence[PackageVersion | str] | None = None,
 ) -> list[ComponentResult]:
-    """Results for every component with a hit, an unevaluated entry, or no way to evaluate it."""
-    packages: dict[int, PackageVersion] = {}
+    """Results for every component with a hit, an unevaluated entry, or no way to evaluate it.
+
+    ``packages`` may carry ``package_version_of`` of each component, when the caller has it.
+    """
+    resolved = packages if packages is not None else [package_version_of(c) for c in components]
     results: list[ComponentResult] = []
     empty = LookupResult()
-    for position, component in enumerate(components):
-        package = package_version_of(component)
+    unique: set[PackageVersion] = set()
+    for position, package in enumerate(resolved):
         if isinstance(package, str):
-            results.append(ComponentResult(position, component, None, empty, package))
+            results.append(ComponentResult(position, components[position], None, empty, package))
         else:
-            packages[position] = package
-    found = match_package_versions(set(packages.values()), index)
-    for position, package in packages.items():
-        result = found.get(package)
-        if result is not None:
-            results.append(ComponentResult(position, components[position], package, result))
+            unique.add(package)
+    found = match_package_versions(unique, index)
+    if found:
+        for position, package in enumerate(resolved):
+            if not isinstance(package, str):
+                result = found.get(package)
+                if result is not None:
+                    results.append(ComponentResult(position, components[position], package, result))
     results.sort(key=lambda r: r.index)
     return results

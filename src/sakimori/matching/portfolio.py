@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
+from sakimori.matching.batch import cyclic_gc_paused
 from sakimori.matching.index import AdvisoryIndex, AffectedEntry, LookupResult
 from sakimori.matching.matcher import PackageVersion
 
@@ -19,8 +20,9 @@ class Portfolio:
 
     def __init__(self, packages: Iterable[PackageVersion] = ()) -> None:
         self._by_package: dict[tuple[str, str], set[PackageVersion]] = defaultdict(set)
-        for package in packages:
-            self.add(package)
+        with cyclic_gc_paused():
+            for package in packages:
+                self.add(package)
 
     def add(self, package: PackageVersion) -> None:
         self._by_package[(package.ecosystem, package.name)].add(package)
@@ -37,17 +39,11 @@ class Portfolio:
 
     def match(self, index: AdvisoryIndex) -> dict[PackageVersion, LookupResult]:
         """Every package-version with hits or unevaluated entries in ``index``."""
-        found: dict[PackageVersion, LookupResult] = {}
         if len(index) < len(self._by_package):
-            packages: Iterable[tuple[str, str]] = index.packages
+            held = (v for p in index.packages for v in self._by_package.get(p, ()))
         else:
-            packages = (p for p in self._by_package if p in index)
-        for package in packages:
-            for held in self._by_package.get(package, ()):
-                result = index.lookup(held.ecosystem, held.name, held.version, held.release)
-                if result.hits or result.unevaluated:
-                    found[held] = result
-        return found
+            held = (v for p, versions in self._by_package.items() if p in index for v in versions)
+        return dict(index.lookup_all(held))
 
     def match_entries(self, entries: Iterable[AffectedEntry]) -> dict[PackageVersion, LookupResult]:
         """Re-match one new or changed advisory (its affected entries) against the portfolio."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,9 +18,8 @@ from sakimori.formats.detect import parse_inventory
 from sakimori.formats.limits import DEFAULT_LIMITS, Limits
 from sakimori.matching import AdvisoryIndex, match_components, package_version_of
 from sakimori.matching.findings import build_findings, sort_findings
-from sakimori.matching.matcher import PackageVersion
 from sakimori.model.finding import Finding, NotEvaluated
-from sakimori.model.inventory import Component, Inventory
+from sakimori.model.inventory import Inventory
 from sakimori.store import intel as store
 from sakimori.store.db import Database
 
@@ -129,24 +128,19 @@ def scan_paths(db: Database, paths: Sequence[Path], limits: Limits = DEFAULT_LIM
     return report
 
 
-def packages_of(components: Iterable[Component]) -> set[PackageVersion]:
-    found = set()
-    for component in components:
-        package = package_version_of(component)
-        if not isinstance(package, str):
-            found.add(package)
-    return found
-
-
 def scan_inventories(db: Database, inventories: Sequence[Inventory]) -> ScanReport:
     started = time.perf_counter()
     report = ScanReport()
-    wanted = packages_of(c for inventory in inventories for c in inventory.components)
+    resolved = [[package_version_of(c) for c in inv.components] for inv in inventories]
+    wanted = {(p.ecosystem, p.name) for ps in resolved for p in ps if not isinstance(p, str)}
     with db.transaction() as session:
-        entries = store.affected_entries(session, {(p.ecosystem, p.name) for p in wanted})
+        entries = store.affected_entries(session, wanted)
         loaded = time.perf_counter()
         index = AdvisoryIndex(entries)
-        per_inventory = [(inv, match_components(inv.components, index)) for inv in inventories]
+        per_inventory = [
+            (inv, match_components(inv.components, index, packages))
+            for inv, packages in zip(inventories, resolved, strict=True)
+        ]
         matched = time.perf_counter()
         records = {
             hit.entry.advisory_id

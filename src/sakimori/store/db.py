@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -54,7 +55,9 @@ def create_db_engine(url: str) -> Engine:
             f"database URL {url!r} is not valid",
             hint="use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db",
         ) from None
-    kwargs: dict[str, Any] = {}
+    # orjson reads and writes the JSON columns (affected ranges, aliases) several times faster
+    # than the standard library, on both backends.
+    kwargs: dict[str, Any] = {"json_deserializer": orjson.loads, "json_serializer": _dumps}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +74,10 @@ def create_db_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from sakimori.matching.index import AffectedEntry
@@ -80,7 +80,10 @@ def store_advisories(
         previous = latest.get(advisory.id)
         if previous is None or advisory.modified >= previous.modified:
             latest[advisory.id] = advisory
-    known = existing_hashes(session, None if snapshot else latest)
+    # Past a few thousand ids, one query for every hash beats thousands of IN lookups (and, on
+    # PostgreSQL, avoids a prepared statement whose generic plan scans the table).
+    many = snapshot or len(latest) > 5 * _IN_CHUNK
+    known = existing_hashes(session, None if many else latest)
     fresh = [a for a in latest.values() if known.get(a.id) != a.content_hash]
     changed_ids = [a.id for a in fresh if a.id in known]
     removed_ids: list[str] = []
@@ -89,7 +92,12 @@ def store_advisories(
         in_source = session.execute(select(table.c.id).where(table.c.source == source))
         removed_ids = [row.id for row in in_source if row.id not in latest]
     delete_advisories(session, [*changed_ids, *removed_ids])
-    _insert_advisories(session, source, fresh, now)
+    for part in chunks(fresh, _CHUNK):  # rows built per chunk: memory stays flat
+        _insert_advisories(session, source, part, now)
+    if len(fresh) > 10_000 and session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics, so later queries plan with the index (and cached plans reset).
+        for name in ("advisory", "advisory_alias", "affected_package"):
+            session.execute(text(f"ANALYZE {name}"))
     return AdvisoryChanges(
         added=len(fresh) - len(changed_ids),
         changed=len(changed_ids),
@@ -210,58 +218,57 @@ def _first_line(text: str) -> str:
 
 
 def affected_entries(session: Session, packages: Iterable[tuple[str, str]]) -> list[AffectedEntry]:
-    """The affected entries of the given (base ecosystem, normalised name) packages only."""
-    table = AFFECTED
-    wanted = sorted(set(packages))
+    """The affected entries of the given (base ecosystem, normalised name) packages only.
+
+    Queried per ecosystem with ``name IN (…)``: SQLite plans a row-value ``IN`` as a full table
+    scan, while this form uses ``ix_affected_package_ecosystem_name`` on both backends.
+    """
+    by_ecosystem: dict[str, set[str]] = {}
+    for ecosystem, name in packages:
+        by_ecosystem.setdefault(ecosystem, set()).add(name)
+    strings: dict[str, str] = {}
     entries: list[AffectedEntry] = []
-    for part in chunks(wanted, _IN_CHUNK // 2):
-        rows = session.execute(
-            select(
-                table.c.advisory_id,
-                table.c.ecosystem,
-                table.c.release,
-                table.c.name,
-                table.c.ranges,
-                table.c.versions,
-            ).where(tuple_(table.c.ecosystem, table.c.name).in_(part))
-        )
-        entries.extend(
-            AffectedEntry(
-                advisory_id=row.advisory_id,
-                ecosystem=row.ecosystem,
-                name=row.name,
-                release=row.release,
-                ranges=tuple(_range_from_row(r) for r in row.ranges),
-                versions=tuple(row.versions),
+    for ecosystem, names in sorted(by_ecosystem.items()):
+        for part in chunks(sorted(names), _IN_CHUNK):
+            rows = session.execute(
+                select(
+                    AFFECTED.c.advisory_id,
+                    AFFECTED.c.ecosystem,
+                    AFFECTED.c.release,
+                    AFFECTED.c.name,
+                    AFFECTED.c.ranges,
+                    AFFECTED.c.versions,
+                ).where(AFFECTED.c.ecosystem == ecosystem, AFFECTED.c.name.in_(part))
             )
-            for row in rows
-        )
+            entries.extend(_entry(row, strings) for row in rows)
     return entries
 
 
+def _entry(row: Any, strings: dict[str, str]) -> AffectedEntry:
+    """An entry from a row; version strings repeated across a package's records are shared."""
+    return AffectedEntry(
+        advisory_id=row.advisory_id,
+        ecosystem=row.ecosystem,
+        name=row.name,
+        release=row.release,
+        ranges=tuple(_range_from_row(r) for r in row.ranges),
+        versions=tuple(strings.setdefault(v, v) for v in row.versions),
+    )
+
+
 def all_affected_entries(session: Session) -> list[AffectedEntry]:
-    table = AFFECTED
     rows = session.execute(
         select(
-            table.c.advisory_id,
-            table.c.ecosystem,
-            table.c.release,
-            table.c.name,
-            table.c.ranges,
-            table.c.versions,
+            AFFECTED.c.advisory_id,
+            AFFECTED.c.ecosystem,
+            AFFECTED.c.release,
+            AFFECTED.c.name,
+            AFFECTED.c.ranges,
+            AFFECTED.c.versions,
         )
     )
-    return [
-        AffectedEntry(
-            row.advisory_id,
-            row.ecosystem,
-            row.name,
-            row.release,
-            tuple(_range_from_row(r) for r in row.ranges),
-            tuple(row.versions),
-        )
-        for row in rows
-    ]
+    strings: dict[str, str] = {}
+    return [_entry(row, strings) for row in rows]
 
 
 def advisory_summaries(session: Session, ids: Iterable[str]) -> dict[str, AdvisoryInfo]:
