@@ -145,7 +145,7 @@ def test_second_load_of_unchanged_files_reads_nothing(empty_cli: Cli) -> None:
     again = empty_cli("intel", "load", str(folder))
     assert again.code == 0
     assert "unchanged" in again.out
-    assert "0 files read" in again.out or again.out.count("files read") == 1
+    assert "0 files read" in again.out
 
 
 def test_a_changed_record_replaces_the_old_one(empty_cli: Cli, tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def test_load_then_scan_on_both_databases(database_url: str) -> None:
         assert [s.status for s in report.sources] == ["loaded"] * 4
         again = load_paths(db, [require_data("osv", "ghsa")], Limits())
         assert again.sources[0].status == "unchanged"
-        assert again.files_read == 1  # only SOURCES.md, which is not intel and is ignored again
+        assert again.files_read == 0  # SOURCES.md (not intel) was remembered as well
         current = status(db)
         assert current.counts["kev"] == 1404
         assert current.counts["advisories"] > 300

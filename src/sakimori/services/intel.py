@@ -176,6 +176,7 @@ def _load_path(
             if explicit:
                 raise exc.located(str(file)) from None
             report.ignored.append((str(file), exc.message))
+            touched.append(row)  # remembered, so an unchanged non-intel file is not re-read
             continue
         except SakimoriError as exc:
             raise exc.located(str(file)) from None
