@@ -41,8 +41,13 @@ def _print_report(report: LoadReport) -> None:
         f"{report.files_read} files read, {report.files_skipped} unchanged files skipped, "
         f"in {report.seconds:.1f} s."
     )
-    for path, reason in report.ignored:
-        console.print(f"[dim]ignored {path}: {reason}[/]")
+    if report.ignored:
+        names = sorted({Path(path).name for path, _ in report.ignored})
+        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+        console.print(
+            f"[dim]{len(report.ignored)} files are not OSV, KEV or EPSS and were ignored "
+            f"({shown}).[/]"
+        )
 
 
 @app.command("load")

@@ -199,7 +199,8 @@ def _load_path(
     source.detail = {**(source.detail or {}), **parsed.kev_detail, **parsed.epss_detail}
     session.add(source)
     status = "loaded" if changed else "unchanged"
-    return SourceReport(name, kind, str(root), status, source.record_count, changes)
+    osv_changes = changes if "osv" in kind else None
+    return SourceReport(name, kind, str(root), status, source.record_count, osv_changes)
 
 
 def _previous_kind(session: Session, name: str) -> str | None:
