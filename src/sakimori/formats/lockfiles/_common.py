@@ -16,6 +16,7 @@ Conventions every parser follows (so that inventories from different formats com
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Final
 
@@ -81,6 +82,23 @@ def scalar(value: object, what: str) -> str:
     if isinstance(value, int | float):
         return str(value)
     return string(value, what)
+
+
+_PACKAGE_TABLE = re.compile(r"^\[\[package\]\]", re.MULTILINE)
+
+
+def sniff_package_tables(data: bytes, marker: re.Pattern[str]) -> bool:
+    """A TOML lockfile made of ``[[package]]`` tables (Cargo, Poetry, PDM, uv), told apart by
+    ``marker``, a pattern only that tool writes."""
+    head = head_text(data)
+    return bool(_PACKAGE_TABLE.search(head)) and bool(marker.search(head))
+
+
+def package_tables(document: dict[str, object]) -> Iterator[tuple[dict[str, object], str]]:
+    """Each ``[[package]]`` table of a decoded TOML lockfile, with its (required) name."""
+    for index, item in enumerate(sequence(document.get("package", []), "package")):
+        entry = mapping(item, f"package #{index + 1}")
+        yield entry, string(entry.get("name"), f"name of package #{index + 1}")
 
 
 def _kind(value: object) -> str:

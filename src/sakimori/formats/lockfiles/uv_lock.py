@@ -13,10 +13,10 @@ from typing import Final
 from sakimori.formats.limits import DEFAULT_LIMITS, Limits, load_toml
 from sakimori.formats.lockfiles._common import (
     InventoryBuilder,
-    head_text,
     mapping,
     optional_string,
-    sequence,
+    package_tables,
+    sniff_package_tables,
     string,
 )
 from sakimori.model.inventory import Inventory
@@ -24,7 +24,6 @@ from sakimori.model.inventory import Inventory
 FORMAT: Final = "uv.lock"
 ECOSYSTEM: Final = "PyPI"
 
-_PACKAGE = re.compile(r"^\[\[package\]\]", re.MULTILINE)
 _UV = re.compile(
     r"^source = \{ ?(registry|git|url|path|directory|editable|virtual) = "
     r"|^requires-python = |^revision = \d",
@@ -34,16 +33,13 @@ _LOCAL = ("virtual", "editable", "directory", "path")
 
 
 def sniff(data: bytes) -> bool:
-    head = head_text(data)
-    return bool(_PACKAGE.search(head)) and bool(_UV.search(head))
+    return sniff_package_tables(data, _UV)
 
 
 def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Inventory:
     document = load_toml(data, limits)
     builder = InventoryBuilder(FORMAT, limits)
-    for index, item in enumerate(sequence(document.get("package", []), "package")):
-        entry = mapping(item, f"package #{index + 1}")
-        name = string(entry.get("name"), f"name of package #{index + 1}")
+    for entry, name in package_tables(document):
         version = optional_string(entry.get("version"), f"version of {name!r}")
         source = mapping(entry.get("source", {}), f"source of {name!r}")
         local = next((kind for kind in _LOCAL if kind in source), None)
