@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+from typing import Annotated
+
+import typer
 from sqlalchemy import select
 
 from sakimori.config import Settings
@@ -26,3 +31,16 @@ def open_db(config: Settings, *, require_intel: bool = False) -> Database:
                 hint="run `sakimori intel sync`, or `sakimori intel load PATH` with local files",
             )
     return db
+
+
+actor_option = Annotated[
+    str | None,
+    typer.Option("--by", help="Who does this (default: $SAKIMORI_USER, else the login name)."),
+]
+
+
+def actor(by: str | None) -> str:
+    """The person acting: ``--by``, else ``$SAKIMORI_USER``, else the operating-system login."""
+    if by and by.strip():
+        return by.strip()
+    return os.environ.get("SAKIMORI_USER") or getpass.getuser()

@@ -58,10 +58,14 @@ def _main(
 
 
 def _register() -> None:
-    from sakimori.cli import intel, scan
+    from sakimori.cli import finding, intel, registry, scan
 
     app.add_typer(intel.app, name="intel")
     app.command("scan")(scan.scan)
+    app.add_typer(registry.org_app, name="org")
+    app.add_typer(registry.asset_app, name="asset")
+    app.add_typer(registry.inventory_app, name="inventory")
+    app.add_typer(finding.app, name="finding")
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from sakimori.formats.limits import Limits
 from sakimori.model.advisory import Advisory
 from sakimori.model.intel import EpssScore, KevEntry
 from sakimori.services.scan import read_bytes
+from sakimori.services.tracking import refresh_packages
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
@@ -182,6 +183,7 @@ def _load_path(
             raise exc.located(str(file)) from None
         touched.append(row)
     changes = store.store_advisories(session, name, parsed.advisories, now)
+    refresh_packages(session, set(changes.packages), now, f"advisories changed in {root}")
     kev_count = store.store_kev(session, parsed.kev, snapshot=False) if parsed.kev else 0
     epss_count = store.store_epss(session, parsed.epss) if parsed.epss else 0
     store.store_loaded_files(session, touched)

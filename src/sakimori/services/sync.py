@@ -24,6 +24,7 @@ from sakimori.formats import osv as osv_format
 from sakimori.intel.fetch import Fetcher, FetchSettings, Mirror
 from sakimori.intel.sources import Feed, FeedKind, default_feeds
 from sakimori.services.intel import LoadReport, SourceReport
+from sakimori.services.tracking import refresh_packages
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
@@ -116,6 +117,7 @@ def _store(
         if feed.kind is FeedKind.OSV:
             advisories = list(osv_format.iter_zip(data, limits))
             changes = store.store_advisories(session, feed.name, advisories, now, snapshot=True)
+            refresh_packages(session, set(changes.packages), now, f"{feed.name} changed")
             return changes, len(advisories), {}
         if feed.kind is FeedKind.KEV:
             catalog = kev_format.parse(data, limits)

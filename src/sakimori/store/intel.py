@@ -46,6 +46,9 @@ class AdvisoryChanges:
     changed: int = 0
     unchanged: int = 0
     removed: int = 0
+    #: (base ecosystem, normalised name) of every package a new, changed or removed record
+    #: names, before and after: the findings to refresh.
+    packages: frozenset[tuple[str, str]] = frozenset()
 
 
 def existing_hashes(session: Session, ids: Iterable[str] | None = None) -> dict[str, str]:
@@ -91,6 +94,12 @@ def store_advisories(
         table = ADVISORY
         in_source = session.execute(select(table.c.id).where(table.c.source == source))
         removed_ids = [row.id for row in in_source if row.id not in latest]
+    packages = set(packages_of(session, [*changed_ids, *removed_ids]))
+    packages.update(
+        (base_ecosystem(a.ecosystem), normalize_name(a.ecosystem, a.name))
+        for advisory in fresh
+        for a in advisory.affected
+    )
     delete_advisories(session, [*changed_ids, *removed_ids])
     for part in chunks(fresh, _CHUNK):  # rows built per chunk: memory stays flat
         _insert_advisories(session, source, part, now)
@@ -103,7 +112,19 @@ def store_advisories(
         changed=len(changed_ids),
         unchanged=len(latest) - len(fresh),
         removed=len(removed_ids),
+        packages=frozenset(packages),
     )
+
+
+def packages_of(session: Session, ids: Sequence[str]) -> set[tuple[str, str]]:
+    """The packages the stored records ``ids`` name."""
+    found: set[tuple[str, str]] = set()
+    for part in chunks(ids, _IN_CHUNK):
+        rows = session.execute(
+            select(AFFECTED.c.ecosystem, AFFECTED.c.name).where(AFFECTED.c.advisory_id.in_(part))
+        )
+        found.update((row.ecosystem, row.name) for row in rows)
+    return found
 
 
 def delete_advisories(session: Session, ids: Sequence[str]) -> None:

@@ -13,12 +13,14 @@ The tables hold vulnerability intelligence in the form the matcher needs:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -133,3 +136,154 @@ class LoadedFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     content_hash: Mapped[str] = mapped_column(String(64))
+
+
+# -- organisations, assets, inventories over time ------------------------------------------------
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    #: coordinator | agency | operator | vendor | partner
+    kind: Mapped[str] = mapped_column(String(20))
+    #: Japan's critical-infrastructure sectors (``sakimori.model.organisation.SECTORS``).
+    sectors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Asset(Base):
+    __tablename__ = "asset"
+    __table_args__ = (UniqueConstraint("organisation_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    slug: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(Text)
+    #: low | medium | high | critical
+    criticality: Mapped[str] = mapped_column(String(20))
+    #: True: reachable from the internet; False: internal; None: not stated.
+    internet_facing: Mapped[bool | None] = mapped_column(Boolean)
+    environment: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Inventory(Base):
+    """One upload of an asset's inventory; the highest version is the current one."""
+
+    __tablename__ = "inventory"
+    __table_args__ = (UniqueConstraint("asset_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    component_count: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+
+
+class InventoryComponent(Base):
+    """A unique package-version of one inventory (components reduced on upload)."""
+
+    __tablename__ = "inventory_component"
+    __table_args__ = (Index("ix_inventory_component_package", "ecosystem", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    inventory_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory.id", ondelete="CASCADE"), index=True
+    )
+    ecosystem: Mapped[str] = mapped_column(String(60))
+    name: Mapped[str] = mapped_column(String(500))  # normalised
+    version: Mapped[str] = mapped_column(String(200))
+    release: Mapped[str | None] = mapped_column(String(60))
+    display_name: Mapped[str] = mapped_column(String(500))  # as the inventory wrote it
+    purl: Mapped[str | None] = mapped_column(Text)
+
+
+# -- findings and their history -------------------------------------------------------------------
+
+
+class Finding(Base):
+    """A vulnerability in an asset's component (or, later, a weakness at a code location).
+
+    ``key`` identifies it within the asset across inventory versions:
+    ``pkg:<ecosystem>/<name>@<version>#<vulnerability>`` or ``code:<fingerprint>#<weakness>``.
+    """
+
+    __tablename__ = "finding"
+    __table_args__ = (
+        UniqueConstraint("asset_id", "key"),
+        Index("ix_finding_state", "state"),
+        Index("ix_finding_package", "ecosystem", "package"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(10))  # package | code
+    vulnerability: Mapped[str] = mapped_column(String(200), index=True)
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    records: Mapped[list[str]] = mapped_column(JSON, default=list)
+    ecosystem: Mapped[str | None] = mapped_column(String(60))
+    package: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[str | None] = mapped_column(String(200))
+    purl: Mapped[str | None] = mapped_column(Text)
+    fixed_versions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    location_fingerprint: Mapped[str | None] = mapped_column(String(200))
+    weakness: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    justification: Mapped[str | None] = mapped_column(String(60))
+    risk_accepted_until: Mapped[date | None] = mapped_column(Date)
+    risk_accepted_by: Mapped[str | None] = mapped_column(String(200))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Triage: the SSVC outcomes, their explanation, and the deadline the policy set.
+    decision: Mapped[str | None] = mapped_column(String(20), index=True)
+    priority: Mapped[str | None] = mapped_column(String(20))
+    bod: Mapped[str | None] = mapped_column(String(10))
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    policy: Mapped[str | None] = mapped_column(String(100))
+    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    deadline_reason: Mapped[str | None] = mapped_column(Text)
+    #: Bumped by every write; concurrent writers serialise on the row lock.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class FindingTransition(Base):
+    """Append-only history: who moved which finding from where to where, when, and why."""
+
+    __tablename__ = "finding_transition"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    finding_id: Mapped[int] = mapped_column(
+        ForeignKey("finding.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class CveRecord(Base):
+    """A CVE List V5 record's enrichment (CVSS, CWE, CISA's SSVC and KEV blocks, references)."""
+
+    __tablename__ = "cve_record"
+
+    cve_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source: Mapped[str] = mapped_column(String(300), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    date_updated: Mapped[str | None] = mapped_column(String(40))
+    #: The parsed enrichment (``sakimori.model.cve.CveRecord`` as a dict).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,204 @@
+"""Working findings: list them, show one with its history, move it through its lifecycle.
+
+A transition locks the finding's row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite writes one
+at a time anyway), checks the move against the finding's state *as it is now*, and records it,
+so two people acting at once are serialised: neither transition is lost, and the second is
+judged against the state the first left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from sakimori.errors import NotFound
+from sakimori.model.lifecycle import CLOSED, Move, State, check
+from sakimori.services.organisations import asset as find_asset
+from sakimori.services.organisations import organisation
+from sakimori.store import models
+from sakimori.store.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class FindingView:
+    id: int
+    asset: str
+    vulnerability: str
+    aliases: tuple[str, ...]
+    package: str | None
+    version: str | None
+    ecosystem: str | None
+    fixed: tuple[str, ...]
+    state: str
+    first_seen: datetime
+    last_seen: datetime
+    decision: str | None
+    priority: str | None
+    deadline: datetime | None
+    resolution: str | None
+    justification: str | None
+    risk_accepted_until: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionView:
+    at: datetime
+    actor: str
+    from_state: str | None
+    to_state: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    organisation: str | None = None
+    asset: str | None = None
+    states: Sequence[str] = ()
+    open_only: bool = False
+    vulnerability: str | None = None
+    limit: int = 1000
+    offset: int = 0
+
+
+def _view(row: models.Finding, asset_ref: str) -> FindingView:
+    return FindingView(
+        id=row.id,
+        asset=asset_ref,
+        vulnerability=row.vulnerability,
+        aliases=tuple(row.aliases),
+        package=row.package,
+        version=row.version,
+        ecosystem=row.ecosystem,
+        fixed=tuple(row.fixed_versions),
+        state=row.state,
+        first_seen=row.first_seen_at,
+        last_seen=row.last_seen_at,
+        decision=row.decision,
+        priority=row.priority,
+        deadline=row.deadline,
+        resolution=row.resolution,
+        justification=row.justification,
+        risk_accepted_until=row.risk_accepted_until,
+    )
+
+
+def _query(session: Session, filters: Filters) -> Select[models.Finding, str, str]:
+    query = (
+        select(models.Finding, models.Organisation.slug, models.Asset.slug)
+        .join(models.Asset, models.Asset.id == models.Finding.asset_id)
+        .join(models.Organisation, models.Organisation.id == models.Asset.organisation_id)
+    )
+    if filters.asset:
+        query = query.where(models.Finding.asset_id == find_asset(session, filters.asset).id)
+    elif filters.organisation:
+        owner = organisation(session, filters.organisation)
+        query = query.where(models.Asset.organisation_id == owner.id)
+    if filters.states:
+        query = query.where(models.Finding.state.in_(list(filters.states)))
+    elif filters.open_only:
+        query = query.where(models.Finding.state.not_in([s.value for s in CLOSED]))
+    if filters.vulnerability:
+        query = query.where(models.Finding.vulnerability == filters.vulnerability)
+    return query.order_by(models.Finding.id).limit(filters.limit).offset(filters.offset)
+
+
+def list_findings(db: Database, filters: Filters) -> list[FindingView]:
+    with db.transaction() as session:
+        return [
+            _view(row, f"{org}/{asset}")
+            for row, org, asset in session.execute(_query(session, filters))
+        ]
+
+
+def _row(session: Session, finding_id: int, *, lock: bool = False) -> models.Finding:
+    query = select(models.Finding).where(models.Finding.id == finding_id)
+    row = session.scalar(query.with_for_update() if lock else query)
+    if row is None:
+        raise NotFound(f"no finding {finding_id}", hint="see `sakimori finding list`")
+    return row
+
+
+def _asset_ref(session: Session, asset_id: int) -> str:
+    org, asset = session.execute(
+        select(models.Organisation.slug, models.Asset.slug)
+        .join(models.Asset, models.Asset.organisation_id == models.Organisation.id)
+        .where(models.Asset.id == asset_id)
+    ).one()
+    return f"{org}/{asset}"
+
+
+def show(db: Database, finding_id: int) -> tuple[FindingView, list[TransitionView]]:
+    with db.transaction() as session:
+        row = _row(session, finding_id)
+        history = session.scalars(
+            select(models.FindingTransition)
+            .where(models.FindingTransition.finding_id == finding_id)
+            .order_by(models.FindingTransition.id)
+        )
+        return _view(row, _asset_ref(session, row.asset_id)), [
+            TransitionView(t.at, t.actor, t.from_state, t.to_state, t.note) for t in history
+        ]
+
+
+def transition(
+    db: Database, finding_id: int, move: Move, now: datetime | None = None
+) -> FindingView:
+    now = now or datetime.now(UTC)
+    with db.transaction() as session:
+        row = _row(session, finding_id, lock=True)
+        check(State(row.state), move, now.date())
+        session.add(
+            models.FindingTransition(
+                finding_id=row.id,
+                at=now,
+                actor=move.actor,
+                from_state=row.state,
+                to_state=move.to.value,
+                note=move.note,
+            )
+        )
+        row.state = move.to.value
+        row.state_changed_at = now
+        row.closed_at = now if move.to in CLOSED else None
+        row.justification = move.justification if move.to is State.NOT_AFFECTED else None
+        if move.to is State.RISK_ACCEPTED:
+            row.risk_accepted_until, row.risk_accepted_by = move.expires, move.actor
+        else:
+            row.risk_accepted_until = row.risk_accepted_by = None
+        row.resolution = move.note or None if move.to in CLOSED else None
+        row.revision += 1
+        return _view(row, _asset_ref(session, row.asset_id))
+
+
+def reopen_expired(db: Database, now: datetime | None = None) -> int:
+    """Reopen every accepted risk whose acceptance has expired; returns how many."""
+    now = now or datetime.now(UTC)
+    with db.transaction() as session:
+        rows = session.scalars(
+            select(models.Finding)
+            .where(
+                models.Finding.state == State.RISK_ACCEPTED.value,
+                models.Finding.risk_accepted_until <= now.date(),
+            )
+            .with_for_update()
+        ).all()
+        for row in rows:
+            session.add(
+                models.FindingTransition(
+                    finding_id=row.id,
+                    at=now,
+                    actor="sakimori",
+                    from_state=row.state,
+                    to_state=State.OPEN.value,
+                    note=f"risk acceptance by {row.risk_accepted_by} expired on "
+                    f"{row.risk_accepted_until}",
+                )
+            )
+            row.state, row.state_changed_at, row.closed_at = State.OPEN.value, now, None
+            row.risk_accepted_until = row.risk_accepted_by = None
+            row.revision += 1
+        return len(rows)
