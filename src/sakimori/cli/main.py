@@ -58,7 +58,7 @@ def _main(
 
 
 def _register() -> None:
-    from sakimori.cli import finding, intel, registry, scan
+    from sakimori.cli import finding, intel, registry, report, scan
 
     app.add_typer(intel.app, name="intel")
     app.command("scan")(scan.scan)
@@ -66,6 +66,7 @@ def _register() -> None:
     app.add_typer(registry.asset_app, name="asset")
     app.add_typer(registry.inventory_app, name="inventory")
     app.add_typer(finding.app, name="finding")
+    app.command("report")(report.report)
 
 
 def main() -> None:

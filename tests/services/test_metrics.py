@@ -1,0 +1,71 @@
+"""Remediation metrics computed from findings with known histories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from sakimori.formats.limits import Limits
+from sakimori.model.lifecycle import Move, State
+from sakimori.services import findings as service
+from sakimori.services.intel import load_paths
+from sakimori.services.metrics import report
+from sakimori.services.organisations import create_asset, create_organisation
+from sakimori.services.tracking import upload_inventory
+from sakimori.store import models
+from sakimori.store.db import Database, open_database
+from tests.conftest import require_data
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    database = open_database(database_url)
+    load_paths(database, [require_data("osv", "pypi", "vulns", "django")], Limits())
+    create_organisation(database, "bank", "", "operator", ["finance"])
+    create_organisation(database, "water-co", "", "operator", ["water"])
+    create_asset(database, "bank/web", "")
+    create_asset(database, "water-co/scada-hmi", "")
+    pins = tmp_path / "r.txt"
+    pins.write_text("django==3.2.5\n")
+    upload_inventory(database, "bank/web", pins, "a", Limits(), now=T0)
+    upload_inventory(database, "water-co/scada-hmi", pins, "a", Limits(), now=T0)
+    yield database
+    database.dispose()
+
+
+def test_open_overdue_on_time_and_time_to_remediate(db: Database) -> None:
+    with db.transaction() as session:
+        rows = list(session.scalars(select(models.Finding).order_by(models.Finding.id)))
+        per_asset = len(rows) // 2
+        for index, row in enumerate(rows):
+            row.decision = "Act" if index % 2 == 0 else "Track"
+            row.deadline = T0 + timedelta(days=14)
+        bank = [r.id for r in rows[:per_asset]]
+    # Two of the bank's findings are fixed: one in 10 days (on time), one in 20 (late).
+    service.transition(db, bank[0], Move(State.FIX_APPLIED, "ops"), now=T0 + timedelta(days=9))
+    service.transition(db, bank[0], Move(State.FIXED, "ops"), now=T0 + timedelta(days=10))
+    service.transition(db, bank[1], Move(State.FIX_APPLIED, "ops"), now=T0 + timedelta(days=19))
+    service.transition(db, bank[1], Move(State.FIXED, "ops"), now=T0 + timedelta(days=20))
+    result = report(db, now=T0 + timedelta(days=30))
+    overall = result.overall
+    assert overall.closed == 2
+    assert overall.open == 2 * per_asset - 2
+    assert overall.overdue == overall.open  # every open deadline has passed
+    assert overall.on_time_rate == 0.5
+    assert overall.median_days_to_remediate == 15.0
+    assert sum(overall.open_by_decision.values()) == overall.open
+    assert result.organisations["bank"].closed == 2
+    assert result.organisations["water-co"].closed == 0
+    assert result.sectors["water"].open == per_asset
+    assert result.months["2026-01"] == {"opened": 2 * per_asset, "remediated": 2}
+    only_water = report(db, now=T0 + timedelta(days=30), sector="water")
+    assert only_water.overall.open == per_asset
+    assert report(db, organisation="bank").organisations.keys() == {"bank"}
+    document = result.to_dict()
+    assert document["overall"]["on_time_rate"] == 0.5  # type: ignore[index]
