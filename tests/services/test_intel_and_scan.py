@@ -56,3 +56,17 @@ def test_scan_walks_directories_and_lists_what_it_ignored(tmp_path: Path) -> Non
         assert all("LICENSE" not in path for path, _ in report.ignored_files)
     finally:
         db.dispose()
+
+
+def test_cve_records_load_incrementally(database_url: str) -> None:
+    db = open_database(database_url)
+    try:
+        folder = require_data("cve")
+        first = load_paths(db, [folder], Limits())
+        assert first.sources[0].kind == "cve"
+        assert status(db).counts["cve_records"] == 1023
+        again = load_paths(db, [folder], Limits())
+        assert again.files_read == 0
+        assert again.sources[0].status == "unchanged"
+    finally:
+        db.dispose()

@@ -45,7 +45,7 @@ def _print_report(report: LoadReport) -> None:
         names = sorted({Path(path).name for path, _ in report.ignored})
         shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
         console.print(
-            f"[dim]{len(report.ignored)} files are not OSV, KEV or EPSS and were ignored "
+            f"[dim]{len(report.ignored)} files are not OSV, CVE, KEV or EPSS and were ignored "
             f"({shown}).[/]"
         )
 
@@ -159,5 +159,6 @@ def status() -> None:
     console.print(
         f"{counts['advisories']:,} advisories ({counts['withdrawn']:,} withdrawn), "
         f"{counts['affected_packages']:,} affected-package entries, "
-        f"{counts['kev']:,} KEV entries, {counts['epss']:,} EPSS scores."
+        f"{counts['kev']:,} KEV entries, {counts['epss']:,} EPSS scores, "
+        f"{counts['cve_records']:,} CVE records."
     )

@@ -24,11 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sakimori.errors import SakimoriError, UnsupportedFormat
+from sakimori.formats import cve as cve_format
 from sakimori.formats import epss as epss_format
 from sakimori.formats import kev as kev_format
 from sakimori.formats import osv as osv_format
+from sakimori.formats import ssvc as ssvc_format
 from sakimori.formats.limits import Limits
 from sakimori.model.advisory import Advisory
+from sakimori.model.cve import CveRecord
 from sakimori.model.intel import EpssScore, KevEntry
 from sakimori.services.scan import read_bytes
 from sakimori.services.tracking import refresh_packages
@@ -74,10 +77,18 @@ class Parsed:
     kev_detail: dict[str, Any] = field(default_factory=dict)
     epss: list[EpssScore] = field(default_factory=list)
     epss_detail: dict[str, Any] = field(default_factory=dict)
+    cve: list[CveRecord] = field(default_factory=list)
+    #: SSVC decision tables: ``(id, name, document)``.
+    ssvc: list[tuple[str, str, bytes]] = field(default_factory=list)
 
     @property
     def kinds(self) -> list[str]:
-        present = [("osv", self.advisories), ("kev", self.kev), ("epss", self.epss)]
+        present = [
+            ("osv", self.advisories),
+            ("cve", self.cve),
+            ("kev", self.kev),
+            ("epss", self.epss),
+        ]
         return [kind for kind, items in present if items]
 
 
@@ -103,12 +114,20 @@ def parse_intel(data: bytes, limits: Limits, into: Parsed) -> str:
                 "score_date": scores.score_date,
             }
         return "epss"
+    if ssvc_format.sniff(data):
+        table = ssvc_format.parse(data, limits)  # validated (complete, one outcome per row)
+        into.ssvc.append((table.id, table.name, data))
+        return "ssvc"
+    if cve_format.sniff(data):
+        into.cve.append(cve_format.parse(data, limits))
+        return "cve"
     advisories = osv_format.parse_if_osv(data, limits)
     if advisories is not None:
         into.advisories.extend(advisories)
         return "osv"
     raise UnsupportedFormat(
-        "not an OSV record or archive, a CISA KEV catalog, or a FIRST EPSS file",
+        "not an OSV record or archive, a CVE record, an SSVC decision table, a CISA KEV "
+        "catalog, or a FIRST EPSS file",
         hint="`sakimori intel load` reads those formats; inventories go to `sakimori scan`",
     )
 
@@ -185,10 +204,14 @@ def _load_path(
     changes = store.store_advisories(session, name, parsed.advisories, now)
     refresh_packages(session, set(changes.packages), now, f"advisories changed in {root}")
     kev_count = store.store_kev(session, parsed.kev, snapshot=False) if parsed.kev else 0
+    cve_count = store.store_cve_records(session, name, parsed.cve, now) if parsed.cve else 0
+    ssvc_count = store.store_decision_tables(session, name, parsed.ssvc, now)
     epss_count = store.store_epss(session, parsed.epss) if parsed.epss else 0
     store.store_loaded_files(session, touched)
     kind = ",".join(parsed.kinds) or _previous_kind(session, name) or "unknown"
-    changed = bool(changes.added or changes.changed or kev_count or epss_count)
+    changed = bool(
+        changes.added or changes.changed or kev_count or epss_count or cve_count or ssvc_count
+    )
     source = session.get(models.IntelSource, name) or models.IntelSource(
         name=name, kind=kind, location=str(root), record_count=0, detail={}
     )
@@ -213,7 +236,7 @@ def _previous_kind(session: Session, name: str) -> str | None:
 def _record_count(session: Session, name: str, kind: str, previous: int, parsed: Parsed) -> int:
     if "osv" in kind:
         return store.count_advisories(session, name)
-    fresh = len(parsed.kev) + len(parsed.epss)
+    fresh = len(parsed.kev) + len(parsed.epss) + len(parsed.cve) + len(parsed.ssvc)
     return fresh or previous
 
 

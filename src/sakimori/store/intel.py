@@ -423,6 +423,7 @@ def counts(session: Session) -> dict[str, int]:
         "affected_packages": count(models.AffectedPackage),
         "kev": count(models.KevEntry),
         "epss": count(models.EpssScore),
+        "cve_records": count(models.CveRecord),
     }
 
 
@@ -446,3 +447,87 @@ def newest_modified(session: Session) -> dict[str, str]:
         select(ADVISORY.c.source, func.max(ADVISORY.c.modified)).group_by(ADVISORY.c.source)
     )
     return {source: newest for source, newest in rows if newest}
+
+
+def store_cve_records(session: Session, source: str, records: Sequence[Any], now: datetime) -> int:
+    """Insert or replace CVE records whose content hash changed; returns how many were written.
+
+    ``records`` are ``sakimori.model.cve.CveRecord`` objects; their parsed parts are kept as JSON.
+    """
+    from dataclasses import asdict
+
+    table = models.Base.metadata.tables["cve_record"]
+    latest = {r.id: r for r in records}
+    known: dict[str, str] = {}
+    for part in chunks(sorted(latest), _IN_CHUNK):
+        rows = session.execute(
+            select(table.c.cve_id, table.c.content_hash).where(table.c.cve_id.in_(part))
+        )
+        known.update((row.cve_id, row.content_hash) for row in rows)
+    fresh = [r for r in latest.values() if known.get(r.id) != r.content_hash]
+    stale = [r.id for r in fresh if r.id in known]
+    for part in chunks(stale, _IN_CHUNK):
+        session.execute(delete(table).where(table.c.cve_id.in_(part)))
+    rows_out = [
+        {
+            "cve_id": r.id,
+            "source": source,
+            "content_hash": r.content_hash,
+            "date_updated": r.date_updated,
+            "data": asdict(r),
+            "loaded_at": now,
+        }
+        for r in fresh
+    ]
+    for part in chunks(rows_out):
+        session.execute(table.insert(), list(part))
+    return len(fresh)
+
+
+def cve_records(session: Session, cve_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``{CVE id: parsed record as a dict}`` for the ids that have a record."""
+    table = models.Base.metadata.tables["cve_record"]
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(set(cve_ids)), _IN_CHUNK):
+        rows = session.execute(select(table.c.cve_id, table.c.data).where(table.c.cve_id.in_(part)))
+        found.update((row.cve_id, row.data) for row in rows)
+    return found
+
+
+def store_decision_tables(
+    session: Session, source: str, tables: Sequence[tuple[str, str, bytes]], now: datetime
+) -> int:
+    """Store SSVC decision tables ``(id, name, document)``; a table id is versioned
+    (``cisa:CISA:1.1.0``), so a new version is a new row and old versions stay for history."""
+    import hashlib
+
+    table = models.Base.metadata.tables["decision_table"]
+    written = 0
+    for identifier, name, document in tables:
+        digest = hashlib.sha256(document).hexdigest()
+        current = session.execute(
+            select(table.c.content_hash).where(table.c.id == identifier)
+        ).scalar()
+        if current == digest:
+            continue
+        if current is not None:
+            session.execute(delete(table).where(table.c.id == identifier))
+        session.execute(
+            table.insert(),
+            {
+                "id": identifier,
+                "name": name,
+                "source": source,
+                "content_hash": digest,
+                "document": document,
+                "loaded_at": now,
+            },
+        )
+        written += 1
+    return written
+
+
+def decision_table_documents(session: Session) -> dict[str, bytes]:
+    """Every stored SSVC decision table document, by id."""
+    table = models.Base.metadata.tables["decision_table"]
+    return {row.id: row.document for row in session.execute(select(table.c.id, table.c.document))}

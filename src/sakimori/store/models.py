@@ -287,3 +287,17 @@ class CveRecord(Base):
     #: The parsed enrichment (``sakimori.model.cve.CveRecord`` as a dict).
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DecisionTableRow(Base):
+    """An SSVC decision table (CERT/CC JSON, schema 2.0.0), kept as loaded: versioned data."""
+
+    __tablename__ = "decision_table"
+
+    #: ``namespace:key:version``, e.g. ``cisa:CISA:1.1.0``.
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
