@@ -12,6 +12,7 @@ Environment variables win over the file (``SAKIMORI_CONFIG``, default
     SAKIMORI_MAX_INPUT_BYTES  largest inventory / intel document accepted (default 256 MiB)
     SAKIMORI_MAX_COMPONENTS   most components in one inventory (default 1,000,000)
     SAKIMORI_HTTP_TIMEOUT     seconds to wait for a feed to connect / send data (default 30)
+    SAKIMORI_POLICY           deadline policy: a built-in preset or a policy-set TOML file
 
 Nothing here is global: the CLI builds one ``Settings`` and passes it to what it constructs.
 """
@@ -49,6 +50,8 @@ class Settings:
     mirror: str | None = None
     osv_ecosystems: tuple[str, ...] = DEFAULT_OSV_ECOSYSTEMS
     http_timeout: float = 30.0
+    #: Deadline policy: a built-in preset name or a policy-set TOML file (docs/policies.md).
+    policy: str = "cisa-bod-26-04"
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -83,6 +86,7 @@ class Settings:
                 else DEFAULT_OSV_ECOSYSTEMS
             ),
             http_timeout=30.0 if timeout is None else timeout,
+            policy=pick("policy") or "cisa-bod-26-04",
             limits=limits,
         )
 

@@ -51,7 +51,8 @@ class Cli:
 
 @pytest.fixture(scope="session")
 def loaded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SAKIMORI_HOME with all shared OSV data, KEV and EPSS loaded once per test session."""
+    """A SAKIMORI_HOME with all shared OSV data, KEV, EPSS, CVE records and the SSVC decision
+    tables loaded once per test session."""
     from sakimori.config import Settings
     from sakimori.services.intel import load_paths
     from sakimori.store.db import open_database
@@ -66,6 +67,8 @@ def loaded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 require_data("osv"),
                 require_data("kev", "known_exploited_vulnerabilities.json"),
                 require_data("epss", "EPSS_CVE_data"),
+                require_data("cve"),
+                require_data("ssvc", "data", "json", "decision_tables"),
             ],
             settings.limits,
         )

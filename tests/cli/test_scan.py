@@ -313,3 +313,47 @@ def test_scan_without_intel_says_what_to_do(empty_cli: Cli) -> None:
 def test_usage_errors_exit_with_2(cli: Cli) -> None:
     assert cli("scan", "--format", "yaml", "x").code == 2
     assert cli("scan").code == 2
+
+
+def test_scan_json_carries_decisions_for_an_unknown_context(cli: Cli) -> None:
+    document = scan_json(cli, "--purl", "pkg:maven/org.springframework/spring-beans@5.3.17")
+    assert "context unknown" in document["context"]
+    spring = next(f for f in document["findings"] if f["vulnerability"] == "CVE-2022-22965")
+    assert spring["kev"] is True
+    assert spring["decision"] == "Act"
+    assert spring["bod"] in {"3D", "3DF"}
+    assert spring["deadline"] is not None
+    points = {p["point"]: p for p in spring["explanation"]["points"]}
+    assert points["EXP"]["unknown"] is True  # exposure unknown for a bare file: open
+    assert cli("scan", "--purl", "pkg:maven/org.springframework/spring-beans@5.3.17",
+               "--fail-on", "Act").code == 1  # fmt: skip
+    assert cli("scan", "--purl", "pkg:pypi/requests@2.31.0", "--fail-on", "Track").code == 0
+
+
+def test_triage_explain_names_every_input(empty_cli: Cli, tmp_path: Path) -> None:
+    cli = empty_cli
+    load = cli(
+        "intel", "load", str(require_data("osv", "ghsa", "maven")),
+        str(require_data("kev", "known_exploited_vulnerabilities.json")),
+        str(require_data("ssvc", "data", "json", "decision_tables")),
+    )  # fmt: skip
+    assert load.code == 0, load.err
+    cli("org", "create", "power-co", "--sector", "electric_power")
+    cli("asset", "create", "power-co/portal", "--criticality", "high", "--internet-facing")
+    bom = {
+        "bomFormat": "CycloneDX", "specVersion": "1.5",
+        "components": [{"type": "library", "name": "spring-beans", "version": "5.3.17",
+                        "purl": "pkg:maven/org.springframework/spring-beans@5.3.17"}],
+    }  # fmt: skip
+    path = tmp_path / "bom.json"
+    path.write_text(json.dumps(bom))
+    assert cli("inventory", "upload", "power-co/portal", str(path)).code == 0
+    listed = json.loads(cli("finding", "list", "--format", "json").out)
+    spring = next(f for f in listed if f["vulnerability"] == "CVE-2022-22965")
+    assert spring["decision"] == "Act"
+    text = cli("triage", "explain", str(spring["id"])).out
+    for needle in ("Exploitation", "KEV", "Publicly Exposed", "electric_power", "deadline"):
+        assert needle in text, needle
+    recompute = cli("triage", "recompute", env={"SAKIMORI_POLICY": "critical-infrastructure"})
+    assert recompute.code == 0
+    assert "critical-infrastructure" in recompute.out

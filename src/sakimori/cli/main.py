@@ -58,7 +58,7 @@ def _main(
 
 
 def _register() -> None:
-    from sakimori.cli import finding, intel, registry, report, scan
+    from sakimori.cli import finding, intel, registry, report, scan, triage
 
     app.add_typer(intel.app, name="intel")
     app.command("scan")(scan.scan)
@@ -67,6 +67,7 @@ def _register() -> None:
     app.add_typer(registry.inventory_app, name="inventory")
     app.add_typer(finding.app, name="finding")
     app.command("report")(report.report)
+    app.add_typer(triage.app, name="triage")
 
 
 def main() -> None:

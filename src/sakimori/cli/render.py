@@ -18,6 +18,11 @@ from sakimori.model.inventory import Component, Inventory
 from sakimori.services.scan import ScanReport
 from sakimori.triage.severity import Rating
 
+CONTEXT_NOTE = (
+    "asset context unknown (a bare file): decisions assume exposure open and criticality "
+    "medium, as documented in docs/triage.md; upload to an asset for its real context"
+)
+
 _STYLE = {
     Rating.CRITICAL: "bold red",
     Rating.HIGH: "red",
@@ -54,11 +59,17 @@ def merge_sorted(first: Sequence[Finding], second: Sequence[Finding]) -> list[Fi
     return sort_findings([*first, *second])
 
 
+DECISION_RANK = {"Track": 0, "Track*": 1, "Attend": 2, "Act": 3}
+
+
 def fails(findings: Sequence[Finding], threshold: str) -> bool:
     if threshold == "any":
         return bool(findings)
     if threshold == "kev":
         return any(f.kev for f in findings)
+    if threshold in DECISION_RANK:
+        rank = DECISION_RANK[threshold]
+        return any(f.decision is not None and DECISION_RANK[f.decision] >= rank for f in findings)
     level = Rating.parse(threshold)
     return any(f.rating >= level for f in findings)
 
@@ -76,7 +87,13 @@ def write_document(report: ScanReport, kind: str, output: Path | None) -> None:
             }
             for i in report.inventories
         ]
-        data = render_json(report.findings, inventories, report.not_evaluated, report.ignored_files)
+        data = render_json(
+            report.findings,
+            inventories,
+            report.not_evaluated,
+            report.ignored_files,
+            context=CONTEXT_NOTE if report.triage_note is None else report.triage_note,
+        )
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -121,6 +138,7 @@ def _table(findings: Sequence[Finding]) -> Table:
     table.add_column("version", no_wrap=True)
     table.add_column("fixed in", overflow="fold")
     table.add_column("severity")
+    table.add_column("decision", no_wrap=True)
     table.add_column("KEV", no_wrap=True)
     table.add_column("EPSS", justify="right", no_wrap=True)
     for f in findings:
@@ -133,6 +151,7 @@ def _table(findings: Sequence[Finding]) -> Table:
             f.version,
             ", ".join(f.fixed) or "-",
             severity,
+            f.decision or "",
             "[bold red]yes[/]" if f.kev else "",
             _epss(f),
         )
@@ -148,6 +167,10 @@ def _summary(console: Console, report: ScanReport) -> None:
         f"\n{len(findings)} findings ({kev} known exploited) in {len(vulnerable)} vulnerable "
         f"packages; {components} components in {len(report.inventories)} inventories."
     )
+    if any(f.decision for f in findings):
+        console.print(f"[dim]Decisions: {CONTEXT_NOTE}.[/]")
+    elif report.triage_note:
+        console.print(f"[dim]No decisions: {report.triage_note}.[/]")
     if report.not_evaluated:
         console.print(
             f"[yellow]{len(report.not_evaluated)} components or advisories could not be "

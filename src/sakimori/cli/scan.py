@@ -24,6 +24,10 @@ class FailOn(StrEnum):
     high = "high"
     critical = "critical"
     kev = "kev"
+    track = "Track"
+    track_star = "Track*"
+    attend = "Attend"
+    act = "Act"
 
 
 def scan(
@@ -46,8 +50,9 @@ def scan(
         FailOn | None,
         typer.Option(
             "--fail-on",
-            help="Exit with 1 if a finding is at least this severe (CVSS rating), or known "
-            "exploited (kev), or any finding at all (any).",
+            help="Exit with 1 if a finding is at least this severe (CVSS rating), known "
+            "exploited (kev), at least this SSVC decision (Track, Track*, Attend, Act), or "
+            "any finding at all (any).",
             show_default=False,
         ),
     ] = None,
@@ -59,16 +64,18 @@ def scan(
     """Scan inventories against the loaded vulnerability intelligence."""
     from sakimori.cli import render
     from sakimori.cli.context import open_db, settings
+    from sakimori.services.assessment import policy_set
     from sakimori.services.scan import scan_inventories, scan_paths
 
     if not paths and not purl:
         raise InvalidInput("nothing to scan", hint="name inventory files or use --purl")
     config = settings()
+    policies = policy_set(config.policy)
     db = open_db(config, require_intel=True)
     try:
-        report = scan_paths(db, paths or [], config.limits)
+        report = scan_paths(db, paths or [], config.limits, policies)
         if purl:
-            extra = scan_inventories(db, [render.purl_inventory(purl)])
+            extra = scan_inventories(db, [render.purl_inventory(purl)], policies)
             report.findings = render.merge_sorted(report.findings, extra.findings)
             report.not_evaluated.extend(extra.not_evaluated)
             report.inventories.extend(extra.inventories)

@@ -37,6 +37,11 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
         "summary": finding.summary,
         "inventory": finding.inventory,
         "records": list(finding.records),
+        "decision": finding.decision,
+        "priority": finding.priority,
+        "bod": finding.bod,
+        "deadline": finding.deadline.isoformat() if finding.deadline else None,
+        "explanation": finding.explanation,
     }
 
 
@@ -56,8 +61,10 @@ def render_json(
     inventories: Sequence[dict[str, Any]],
     not_evaluated: Sequence[NotEvaluated] = (),
     ignored_files: Sequence[tuple[str, str]] = (),
+    context: str | None = None,
 ) -> bytes:
     document = {
+        "context": context,
         "findings": [finding_dict(f) for f in findings],
         "inventories": list(inventories),
         "not_evaluated": [not_evaluated_dict(n) for n in not_evaluated],

@@ -28,7 +28,9 @@ def build_findings(
     advisories: Mapping[str, AdvisoryInfo],
     kev: Mapping[str, KevEntry],
     epss: Mapping[str, EpssScore],
+    cvss: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> tuple[list[Finding], list[NotEvaluated]]:
+    """``cvss`` adds severity statements by CVE id (from CVE records' CNA and ADP metrics)."""
     findings: dict[tuple[str, str, str, str], Finding] = {}
     not_evaluated: dict[tuple[str, str | None, str | None, str | None], NotEvaluated] = {}
     for result in results:
@@ -63,6 +65,7 @@ def build_findings(
                 advisories,
                 kev,
                 epss,
+                cvss or {},
             )
             key = (package.ecosystem, package.name, package.version, finding.vulnerability)
             findings.setdefault(key, finding)
@@ -93,6 +96,7 @@ def _finding(
     advisories: Mapping[str, AdvisoryInfo],
     kev: Mapping[str, KevEntry],
     epss: Mapping[str, EpssScore],
+    cvss: Mapping[str, Sequence[tuple[str, str]]],
 ) -> Finding:
     ids: list[str] = list(records)
     statements: list[tuple[str, str]] = []
@@ -105,6 +109,8 @@ def _finding(
             summary = summary or info.summary
     all_ids = aliases.ordered(ids)
     primary = all_ids[0]
+    for identifier in all_ids:
+        statements.extend(cvss.get(identifier, ()))
     fixed = _sorted_versions(
         ecosystem, (f for record in records for hit in hits[record] for f in hit.fixed)
     )

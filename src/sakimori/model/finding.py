@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sakimori.triage.severity import Rating, SeverityScore
 
@@ -29,6 +31,12 @@ class Finding:
     inventory: str
     #: The advisory records (by id) that say this component is affected.
     records: tuple[str, ...]
+    #: Triage (when SSVC tables are loaded): outcomes, deadline, and the full explanation.
+    decision: str | None = None
+    priority: str | None = None
+    bod: str | None = None
+    deadline: datetime | None = None
+    explanation: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)

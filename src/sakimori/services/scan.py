@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sakimori.errors import InvalidInput, LimitExceeded, SakimoriError, UnsupportedFormat
@@ -22,6 +23,7 @@ from sakimori.model.finding import Finding, NotEvaluated
 from sakimori.model.inventory import Inventory
 from sakimori.store import intel as store
 from sakimori.store.db import Database
+from sakimori.triage.policy import PolicySet
 
 _MAX_INCLUDE_DEPTH = 10
 
@@ -42,6 +44,8 @@ class ScanReport:
     #: Unrecognised files met while walking a directory (path, reason): never silent.
     ignored_files: list[tuple[str, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: Why findings carry no decision, when triage could not run (e.g. no SSVC tables).
+    triage_note: str | None = None
 
 
 def read_bytes(path: Path, limits: Limits) -> bytes:
@@ -118,17 +122,24 @@ def collect(paths: Sequence[Path], limits: Limits) -> tuple[list[Inventory], lis
     return inventories, ignored
 
 
-def scan_paths(db: Database, paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanReport:
+def scan_paths(
+    db: Database,
+    paths: Sequence[Path],
+    limits: Limits = DEFAULT_LIMITS,
+    policies: PolicySet | None = None,
+) -> ScanReport:
     started = time.perf_counter()
     inventories, ignored = collect(paths, limits)
     parsed = time.perf_counter()
-    report = scan_inventories(db, inventories)
+    report = scan_inventories(db, inventories, policies)
     report.ignored_files = ignored
     report.timings["parse"] = parsed - started
     return report
 
 
-def scan_inventories(db: Database, inventories: Sequence[Inventory]) -> ScanReport:
+def scan_inventories(
+    db: Database, inventories: Sequence[Inventory], policies: PolicySet | None = None
+) -> ScanReport:
     started = time.perf_counter()
     report = ScanReport()
     resolved = [[package_version_of(c) for c in inv.components] for inv in inventories]
@@ -157,15 +168,24 @@ def scan_inventories(db: Database, inventories: Sequence[Inventory]) -> ScanRepo
         }
         kev = store.kev_entries(session, cves)
         epss = store.epss_scores(session, cves)
-    for inventory, results in per_inventory:
-        findings, not_evaluated = build_findings(inventory.source, results, advisories, kev, epss)
-        report.findings.extend(findings)
-        report.not_evaluated.extend(not_evaluated)
-        report.inventories.append(
-            InventorySummary(
-                inventory.source, inventory.format, len(inventory.components), inventory.skipped
+        cvss = store.cve_severity(session, cves)
+        for inventory, results in per_inventory:
+            findings, not_evaluated = build_findings(
+                inventory.source, results, advisories, kev, epss, cvss
             )
-        )
+            if policies is not None:
+                from sakimori.services.assessment import triage_scan
+
+                findings, report.triage_note = triage_scan(
+                    session, findings, policies, datetime.now(UTC)
+                )
+            report.findings.extend(findings)
+            report.not_evaluated.extend(not_evaluated)
+            report.inventories.append(
+                InventorySummary(
+                    inventory.source, inventory.format, len(inventory.components), inventory.skipped
+                )
+            )
     report.findings = sort_findings(report.findings)
     finished = time.perf_counter()
     report.timings.update(

@@ -30,11 +30,13 @@ from sakimori.model.ecosystem import normalize_name
 from sakimori.model.finding import Finding as FoundVulnerability
 from sakimori.model.inventory import Component
 from sakimori.model.lifecycle import State
+from sakimori.services.assessment import assess_asset, policy_set
 from sakimori.services.organisations import asset as find_asset
 from sakimori.services.scan import read_bytes, read_inventory
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.triage.policy import PolicySet
 
 Package = tuple[str, str]
 
@@ -69,7 +71,13 @@ def finding_key(found: FoundVulnerability) -> str:
 
 
 def upload_inventory(
-    db: Database, ref: str, path: Path, actor: str, limits: Limits, now: datetime | None = None
+    db: Database,
+    ref: str,
+    path: Path,
+    actor: str,
+    limits: Limits,
+    now: datetime | None = None,
+    policies: PolicySet | None = None,
 ) -> UploadReport:
     """Parse completely first, then store the new version and reconcile, in one transaction."""
     now = now or datetime.now(UTC)
@@ -100,9 +108,10 @@ def upload_inventory(
         session.flush()
         held = _store_components(session, inventory.id, components)
         found, not_evaluated = _match(session, components, str(path))
-        counts = sync_findings(
-            session, target.id, found, now, f"inventory version {version}", scope=None
-        )
+        why = f"inventory version {version}"
+        counts = sync_findings(session, target.id, found, now, why, scope=None)
+        session.flush()
+        assess_asset(session, target.id, policies or policy_set(None), now, why)
     return UploadReport(
         ref, version, inventories[0].format, len(components), held, counts, not_evaluated
     )
@@ -155,6 +164,7 @@ def _match(
         advisories,
         store.kev_entries(session, cves),
         store.epss_scores(session, cves),
+        store.cve_severity(session, cves),
     )
     return found, len(not_evaluated)
 
@@ -264,7 +274,11 @@ def _package_of(row: models.Finding) -> Package:
 
 
 def refresh_packages(
-    session: Session, packages: set[Package], now: datetime, why: str
+    session: Session,
+    packages: set[Package],
+    now: datetime,
+    why: str,
+    policies: PolicySet | None = None,
 ) -> SyncCounts:
     """Re-match the current inventories holding any of ``packages`` (after an intel change)."""
     counts = SyncCounts()
@@ -305,4 +319,6 @@ def refresh_packages(
     for asset_id, components in sorted(held.items()):
         found, _ = _match(session, components, why)
         counts.add(sync_findings(session, asset_id, found, now, why, scope=packages))
+        session.flush()
+        assess_asset(session, asset_id, policies or policy_set(None), now, why)
     return counts

@@ -531,3 +531,17 @@ def decision_table_documents(session: Session) -> dict[str, bytes]:
     """Every stored SSVC decision table document, by id."""
     table = models.Base.metadata.tables["decision_table"]
     return {row.id: row.document for row in session.execute(select(table.c.id, table.c.document))}
+
+
+def cve_severity(session: Session, cve_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """``{CVE id: [(CVSS_Vx, vector), …]}`` from the CNA and ADP metrics of loaded CVE records."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for cve_id, data in cve_records(session, cve_ids).items():
+        statements = [
+            ("CVSS_V" + str(m.get("version", "3"))[0], m["vector"])
+            for m in data.get("cvss", [])
+            if m.get("vector")
+        ]
+        if statements:
+            found[cve_id] = statements
+    return found
