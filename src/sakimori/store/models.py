@@ -301,3 +301,55 @@ class DecisionTableRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     document: Mapped[bytes] = mapped_column(LargeBinary)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- VEX: statements received and made ------------------------------------------------------------
+
+
+class VexDocumentRow(Base):
+    """A VEX document imported for an organisation (or one of its assets), kept as received."""
+
+    __tablename__ = "vex_document"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    #: The asset the import was scoped to; None: every asset of the organisation.
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+    format: Mapped[str] = mapped_column(String(20))  # cyclonedx-vex | openvex | csaf-vex
+    document_ref: Mapped[str | None] = mapped_column(Text)  # the document's own id
+    author: Mapped[str | None] = mapped_column(Text)
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    imported_by: Mapped[str] = mapped_column(String(200))
+
+
+class VexStatementRow(Base):
+    """One VEX statement about one product, imported (``document_id`` set) or made here."""
+
+    __tablename__ = "vex_statement"
+    __table_args__ = (Index("ix_vex_statement_vulnerability", "vulnerability"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("vex_document.id", ondelete="CASCADE"), index=True
+    )
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+    vulnerability: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Product identifiers it applies to (purl, CPE), for matching findings.
+    purl: Mapped[str | None] = mapped_column(Text)
+    cpe: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(30))
+    justification: Mapped[str | None] = mapped_column(String(60))
+    #: The statement in full (``sakimori.model.vex.VexStatement`` as a dict), for lossless export.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    stated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
