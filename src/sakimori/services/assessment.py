@@ -13,7 +13,7 @@ Work is grouped: evidence is built once per vulnerability and a decision once pe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -328,6 +328,16 @@ def assess_asset(
     session: Session, asset_id: int, policies: PolicySet, now: datetime, why: str
 ) -> int:
     rows = list(session.scalars(select(models.Finding).where(models.Finding.asset_id == asset_id)))
+    return assess(session, rows, policies, now=now, why=why)
+
+
+def assess_findings(
+    session: Session, finding_ids: Collection[int], policies: PolicySet, now: datetime, why: str
+) -> int:
+    """Re-assess the findings with these ids (after they were created or re-matched)."""
+    rows: list[models.Finding] = []
+    for part in store.chunks(sorted(finding_ids), 900):
+        rows.extend(session.scalars(select(models.Finding).where(models.Finding.id.in_(part))))
     return assess(session, rows, policies, now=now, why=why)
 
 
