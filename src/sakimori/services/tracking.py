@@ -231,7 +231,6 @@ def sync_findings(
                 first_seen_at=now,
                 last_seen_at=now,
                 state_changed_at=now,
-                explanation={},
                 revision=1,
             )
             session.add(row)
