@@ -13,6 +13,9 @@ Environment variables win over the file (``SAKIMORI_CONFIG``, default
     SAKIMORI_MAX_COMPONENTS   most components in one inventory (default 1,000,000)
     SAKIMORI_HTTP_TIMEOUT     seconds to wait for a feed to connect / send data (default 30)
     SAKIMORI_POLICY           deadline policy: a built-in preset or a policy-set TOML file
+    SAKIMORI_CVE_SOURCES      comma-separated CVE record sets ``intel sync`` fetches:
+                              vulnrichment (CISA, default), cvelistV5 (the CVE Program's
+                              full list); empty or "none" for neither
 
 Nothing here is global: the CLI builds one ``Settings`` and passes it to what it constructs.
 """
@@ -52,6 +55,8 @@ class Settings:
     http_timeout: float = 30.0
     #: Deadline policy: a built-in preset name or a policy-set TOML file (docs/policies.md).
     policy: str = "cisa-bod-26-04"
+    #: CVE record sets that ``intel sync`` fetches (``sakimori.intel.sources.cve.RECORD_SETS``).
+    cve_sources: tuple[str, ...] = ("vulnrichment",)
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -76,6 +81,7 @@ class Settings:
         if max_components is not None:
             limits = replace(limits, max_components=int(max_components))
         timeout = _number(pick("http_timeout"), "SAKIMORI_HTTP_TIMEOUT")
+        cve_sources = env.get("SAKIMORI_CVE_SOURCES", file_values.get("cve_sources"))
         return cls(
             home=home,
             database_url=database_url,
@@ -87,12 +93,30 @@ class Settings:
             ),
             http_timeout=30.0 if timeout is None else timeout,
             policy=pick("policy") or "cisa-bod-26-04",
+            cve_sources=_cve_sources(cve_sources),
             limits=limits,
         )
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _cve_sources(value: object) -> tuple[str, ...]:
+    from sakimori.intel.sources.cve import RECORD_SETS
+
+    if value is None:
+        return ("vulnrichment",)
+    names = [n.strip() for n in str(value).split(",") if n.strip()]
+    if names == ["none"]:
+        return ()
+    unknown = [n for n in names if n not in RECORD_SETS]
+    if unknown:
+        raise ConfigurationError(
+            f"SAKIMORI_CVE_SOURCES names unknown record sets: {', '.join(unknown)}",
+            hint="choose from " + ", ".join(RECORD_SETS) + ", or none",
+        )
+    return tuple(dict.fromkeys(names))
 
 
 def _default_home() -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sakimori.config import Settings
+from sakimori.intel.sources import SSVC_FEEDS
 from sakimori.store import intel as store
 from sakimori.store.db import open_database
 from tests.cli.conftest import Cli
@@ -47,6 +48,17 @@ def mirror(tmp_path: Path) -> Path:
     body = "#model_version:v2025.03.14,score_date:2026-08-16T00:00:00Z\ncve,epss,percentile\n"
     body += "\n".join(row.replace(";", ",") for row in rows) + "\n"
     (root / "epss" / "epss_scores-current.csv.gz").write_bytes(gzip.compress(body.encode()))
+    # CISA's Vulnrichment as GitHub serves a repository archive: one top-level folder.
+    (root / "cve").mkdir()
+    records = require_data("cve")
+    with zipfile.ZipFile(root / "cve" / "vulnrichment.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(records.rglob("CVE-*.json")):
+            archive.write(path, f"vulnrichment-develop/{path.relative_to(records)}")
+        archive.write(records / "README.md", "vulnrichment-develop/README.md")
+    for feed in SSVC_FEEDS:
+        target = root / feed.relative_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(require_data(*feed.relative_path.split("/")), target)
     return root
 
 
@@ -57,20 +69,23 @@ def served(mirror: Path) -> Iterator[str]:
 
 
 NPM_ONLY = {"SAKIMORI_OSV_ECOSYSTEMS": "npm"}
+FEEDS = 7  # osv:npm, kev, epss, cve:vulnrichment, three SSVC tables
+CVE_RECORDS = 1023
 
 
 def test_sync_from_a_mirror_then_nothing_changes(empty_cli: Cli, served: str, mirror: Path) -> None:
     first = empty_cli("intel", "sync", "--mirror", served, env=NPM_ONLY)
     assert first.code == 0, first.err
-    assert first.out.count("loaded") == 3
+    assert first.out.count("loaded") == FEEDS
     loaded = counts(empty_cli.home)
+    assert loaded["cve_records"] == CVE_RECORDS
     npm_records = len(list(require_data("osv", "ghsa", "npm").glob("*.json")))
     assert loaded["advisories"] == npm_records
     assert loaded["kev"] == 1404
     assert loaded["epss"] > 20_000
     again = empty_cli("intel", "sync", "--mirror", served, env=NPM_ONLY)
     assert again.code == 0
-    assert again.out.count("not-modified") == 3
+    assert again.out.count("not-modified") == FEEDS
     assert counts(empty_cli.home) == loaded
     status = empty_cli("intel", "status")
     assert "osv:npm" in status.out
@@ -108,9 +123,49 @@ def test_one_broken_feed_fails_alone_and_changes_nothing_of_its_own(
     os.utime(kev, (later, later))
     run = empty_cli("intel", "sync", "--mirror", served, env=NPM_ONLY)
     assert run.code == 2
-    assert "1 of 3 feeds failed" in run.err
+    assert f"1 of {FEEDS} feeds failed" in run.err
     assert "failed" in run.out
     assert counts(empty_cli.home) == loaded
+
+
+def test_findings_are_reassessed_when_the_evidence_arrives(
+    empty_cli: Cli, served: str, tmp_path: Path
+) -> None:
+    """A finding made before any decision table or KEV was loaded gets its decision and
+    deadline from the sync that brings them, without another upload."""
+    cli = empty_cli
+    assert cli("intel", "load", str(require_data("osv", "ghsa", "npm"))).code == 0
+    assert cli("org", "create", "grid", "--sector", "electric power").code == 0
+    assert cli("asset", "create", "grid/kiosk", "--criticality", "critical").code == 0
+    sbom = tmp_path / "bom.json"
+    sbom.write_text(
+        json.dumps(
+            {
+                "bomFormat": "CycloneDX",
+                "specVersion": "1.5",
+                "components": [
+                    {"type": "library", "name": "puppeteer", "version": "1.12.0",
+                     "purl": "pkg:npm/puppeteer@1.12.0"},
+                ],
+            }
+        )
+    )  # fmt: skip
+    assert cli("inventory", "upload", "grid/kiosk", str(sbom)).code == 0
+    before = json.loads(cli("finding", "list", "--format", "json").out)
+    chrome = [f for f in before if "CVE-2019-5786" in [f["vulnerability"], *f["aliases"]]]
+    assert len(chrome) == 1
+    assert chrome[0]["decision"] is None  # no decision tables loaded yet
+    assert "not triaged" in cli("triage", "explain", str(chrome[0]["id"])).out
+    run = cli("intel", "sync", "--mirror", served, env=NPM_ONLY)
+    assert run.code == 0, run.err
+    assert "open findings changed decision or deadline" in run.out
+    after = {f["id"]: f for f in json.loads(cli("finding", "list", "--format", "json").out)}
+    decided = after[chrome[0]["id"]]
+    assert decided["decision"] in {"Track", "Track*", "Attend", "Act"}
+    assert decided["deadline"] is not None
+    explained = cli("triage", "explain", str(decided["id"])).out
+    assert "Exploitation" in explained
+    assert "KEV" in explained
 
 
 def test_sync_from_a_mirror_directory(empty_cli: Cli, mirror: Path) -> None:
@@ -125,7 +180,7 @@ def test_unreachable_mirror_reports_every_feed(empty_cli: Cli) -> None:
         "SAKIMORI_HTTP_TIMEOUT": "1"},
     )  # fmt: skip
     assert run.code == 2
-    assert "3 of 3 feeds failed" in run.err
+    assert f"{FEEDS} of {FEEDS} feeds failed" in run.err
 
 
 def test_load_refuses_a_bad_file_and_writes_nothing(empty_cli: Cli, tmp_path: Path) -> None:

@@ -313,3 +313,40 @@ def test_fuzz_structure_mutations(data: st.DataObject) -> None:
         else:
             del parent[path[-1]]
     _only_invalid_input(orjson.dumps(document))
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_a_repository_archive_yields_its_records_and_skips_the_rest() -> None:
+    paths = sorted(require_data("cve", "2021").rglob("CVE-*.json"))[:25]
+    members = {f"vulnrichment-develop/2021/{p.parent.name}/{p.name}": p.read_bytes() for p in paths}
+    members["vulnrichment-develop/README.md"] = b"# not a record"
+    members["vulnrichment-develop/.github/config.json"] = b'{"not": "a record"}'
+    records = list(cve.iter_zip(_zip(members)))
+    assert [r.id for r in records] == [p.stem for p in paths]
+
+
+def test_a_broken_record_in_an_archive_names_its_member() -> None:
+    good = sorted(require_data("cve", "2021").rglob("CVE-*.json"))[0]
+    data = _zip(
+        {good.name: good.read_bytes(), "x/2021/1xxx/CVE-2021-1000.json": b'{"dataType": 1}'}
+    )
+    with pytest.raises(MalformedDocument) as caught:
+        list(cve.iter_zip(data))
+    assert "x/2021/1xxx/CVE-2021-1000.json" in caught.value.diagnostics()
+
+
+def test_an_archive_past_the_limits_is_refused() -> None:
+    good = sorted(require_data("cve", "2021").rglob("CVE-*.json"))[0]
+    data = _zip({good.name: good.read_bytes()})
+    with pytest.raises(LimitExceeded):
+        list(cve.iter_zip(data, Limits(max_archive_bytes=100)))

@@ -13,7 +13,16 @@ import pytest
 from sakimori.errors import ConfigurationError
 from sakimori.intel import sources
 from sakimori.intel.fetch import Fetcher, FetchSettings, Mirror
-from sakimori.intel.sources import EPSS_FEED, KEV_FEED, Feed, FeedKind, default_feeds, osv_feed
+from sakimori.intel.sources import (
+    EPSS_FEED,
+    KEV_FEED,
+    SSVC_FEEDS,
+    Feed,
+    FeedKind,
+    cve_feed,
+    default_feeds,
+    osv_feed,
+)
 from tests.conftest import require_data
 from tests.intel.conftest import serve_directory
 
@@ -22,20 +31,36 @@ OSV_BASE = "https://osv-vulnerabilities.storage.googleapis.com"
 
 def test_default_feeds() -> None:
     feeds = default_feeds(["PyPI", "npm", "PyPI", "crates.io"])
-    assert [f.name for f in feeds] == ["osv:PyPI", "osv:npm", "osv:crates.io", "kev", "epss"]
+    assert [f.name for f in feeds] == [
+        "osv:PyPI", "osv:npm", "osv:crates.io", "kev", "epss",
+        "ssvc:cisa-coordinator", "ssvc:deployer", "ssvc:cisa-bod-26-04",
+    ]  # fmt: skip
     assert feeds[0] == Feed(
         "osv:PyPI", "osv/PyPI/all.zip", f"{OSV_BASE}/PyPI/all.zip", FeedKind.OSV
     )
     assert feeds[2].upstream_url == f"{OSV_BASE}/crates.io/all.zip"
-    assert feeds[-2] == KEV_FEED
+    assert feeds[3] == KEV_FEED
     assert KEV_FEED.upstream_url == (
         "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
     )
     assert KEV_FEED.relative_path == "kev/known_exploited_vulnerabilities.json"
     assert EPSS_FEED.upstream_url == "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
     assert EPSS_FEED.relative_path == "epss/epss_scores-current.csv.gz"
-    assert [f.kind for f in feeds[-3:]] == [FeedKind.OSV, FeedKind.KEV, FeedKind.EPSS]
-    assert default_feeds([]) == [KEV_FEED, EPSS_FEED]
+    assert [f.kind for f in feeds[2:5]] == [FeedKind.OSV, FeedKind.KEV, FeedKind.EPSS]
+    assert default_feeds([]) == [KEV_FEED, EPSS_FEED, *SSVC_FEEDS]
+    with_cve = default_feeds([], ["vulnrichment", "cvelistV5", "vulnrichment"])
+    assert [f.name for f in with_cve if f.kind is FeedKind.CVE] == [
+        "cve:vulnrichment",
+        "cve:cvelistV5",
+    ]
+    assert with_cve[2].upstream_url == (
+        "https://github.com/cisagov/vulnrichment/archive/refs/heads/develop.zip"
+    )
+    # A mirror keeps upstream's layout under ssvc/, as ../shared/data does.
+    assert SSVC_FEEDS[0].relative_path == (
+        "ssvc/data/json/decision_tables/cisa/cisa_coordinator_2_0_3.json"
+    )
+    assert SSVC_FEEDS[0].upstream_url.startswith("https://raw.githubusercontent.com/CERTCC/SSVC/")
 
 
 def test_ecosystem_names_are_quoted_in_urls_only() -> None:
@@ -70,21 +95,38 @@ def _build_mirror(root: Path) -> dict[str, int]:
     kev = require_data("kev", "known_exploited_vulnerabilities.json").read_bytes()
     year = require_data("epss", "EPSS_CVE_data", "CVE_2023_EPSS.csv").read_bytes()
     header = b"#model_version:v2025.03.14,score_date:2026-08-15T00:00:00Z\ncve,epss,percentile\n"
+    records = sorted(require_data("cve", "2023").rglob("CVE-*.json"))
+    cve_zip = io.BytesIO()
+    with zipfile.ZipFile(cve_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in records:
+            archive.writestr(
+                f"vulnrichment-develop/2023/{path.parent.name}/{path.name}", path.read_bytes()
+            )
+        archive.writestr("vulnrichment-develop/README.md", b"not a record")
     files = {
         osv_feed("crates.io").relative_path: zipped.getvalue(),
+        cve_feed("vulnrichment").relative_path: cve_zip.getvalue(),
         KEV_FEED.relative_path: kev,
         EPSS_FEED.relative_path: gzip.compress(header + year.replace(b";", b",")),
     }
+    for feed in SSVC_FEEDS:
+        files[feed.relative_path] = require_data(*feed.relative_path.split("/")).read_bytes()
     for relative, content in files.items():
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
-    return {"osv": len(crates), "kev": 1404, "epss": year.count(b"\n")}
+    return {
+        "osv": len(crates),
+        "kev": 1404,
+        "epss": year.count(b"\n"),
+        "cve": len(records),
+        "ssvc": len(SSVC_FEEDS),
+    }
 
 
 def _fetch_and_parse_all(fetcher: Fetcher, mirror: Mirror) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for feed in default_feeds(["crates.io"]):
+    for feed in default_feeds(["crates.io"], ["vulnrichment"]):
         result = fetcher.get(feed.location(mirror))
         assert result.status == "ok"
         if feed.kind is FeedKind.OSV:
@@ -93,6 +135,14 @@ def _fetch_and_parse_all(fetcher: Fetcher, mirror: Mirror) -> dict[str, int]:
             counts["osv"] = len(advisories)
         elif feed.kind is FeedKind.KEV:
             counts["kev"] = sources.kev.parse(result.content).count
+        elif feed.kind is FeedKind.CVE:
+            parsed = sources.cve.parse(result.content)
+            assert all(r.id.startswith("CVE-2023-") for r in parsed)
+            counts["cve"] = len(parsed)
+        elif feed.kind is FeedKind.SSVC:
+            table = sources.ssvc.parse(result.content)
+            assert table.id.split(":")[0] in {"cisa", "ssvc"}
+            counts["ssvc"] = counts.get("ssvc", 0) + 1
         else:
             data = sources.epss.parse(result.content)
             assert data.model_version == "v2025.03.14"

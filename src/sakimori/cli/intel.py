@@ -41,6 +41,11 @@ def _print_report(report: LoadReport) -> None:
         f"{report.files_read} files read, {report.files_skipped} unchanged files skipped, "
         f"in {report.seconds:.1f} s."
     )
+    if report.reassessed:
+        console.print(
+            f"{report.reassessed:,} open findings changed decision or deadline with the new "
+            "evidence."
+        )
     if report.ignored:
         names = sorted({Path(path).name for path, _ in report.ignored})
         shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
@@ -55,20 +60,22 @@ def load(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="OSV records (JSON/YAML), OSV all.zip archives, KEV JSON, EPSS CSV files, or "
-            "directories of them.",
+            help="OSV records (JSON/YAML), OSV all.zip archives, CVE List V5 records, SSVC "
+            "decision tables, KEV JSON, EPSS CSV files, or directories of them.",
             show_default=False,
         ),
     ],
 ) -> None:
     """Load intelligence from local files and directories (formats recognised by content)."""
     from sakimori.cli.context import open_db, settings
+    from sakimori.services.assessment import policy_set
     from sakimori.services.intel import load_paths
 
     config = settings()
+    policies = policy_set(config.policy)
     db = open_db(config)
     try:
-        report = load_paths(db, paths, config.limits)
+        report = load_paths(db, paths, config.limits, policies)
     finally:
         db.dispose()
     _print_report(report)
@@ -81,7 +88,8 @@ def sync(
         typer.Option(help="Mirror base URL or directory (default: SAKIMORI_MIRROR or upstream)."),
     ] = None,
 ) -> None:
-    """Fetch the configured upstream feeds (OSV archives, KEV, EPSS), or a mirror of them."""
+    """Fetch the configured upstream feeds (OSV archives, KEV, EPSS, CVE records, SSVC tables),
+    or a mirror of them."""
     from sakimori.cli.context import open_db, settings
     from sakimori.services.sync import sync_feeds
 

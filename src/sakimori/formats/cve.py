@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn, cast
 
 import orjson
 
 from sakimori.errors import InvalidInput, MalformedDocument
+from sakimori.formats.archive import json_members
 from sakimori.formats.limits import DEFAULT_LIMITS, Limits, load_json
 from sakimori.model.cve import (
     CVSS_BLOCKS,
@@ -40,6 +41,7 @@ from sakimori.model.cve import (
 
 _HINT = "a CVE record follows the CVE JSON 5.x schema (CVEProject/cve-schema)"
 _CVE_ID = re.compile(r"CVE-[0-9]{4}-[0-9]{4,19}")
+_MEMBER = re.compile(r"(?:^|/)CVE-[0-9]{4}-[0-9]{4,19}\.json$")
 _CWE = re.compile(r"CWE-([0-9]{1,6})(?![0-9])", re.IGNORECASE)
 _CISA_ADP = "CISA-ADP"
 _CISA_TITLE = "CISA ADP Vulnrichment"
@@ -54,6 +56,19 @@ _SSVC_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> CveRecord:
     """Parse one CVE record (JSON)."""
     return record_from_dict(load_json(data, limits))
+
+
+def iter_zip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Iterator[CveRecord]:
+    """Every CVE record in a zip archive of a record set (``CVE-YYYY-NNNN.json`` members at any
+    depth, as in the CVEProject/cvelistV5 and cisagov/vulnrichment repository archives); other
+    members are skipped. A record that does not parse ends the iteration with its member name."""
+    for name, content in json_members(data, limits):
+        if not _MEMBER.search(name):
+            continue
+        try:
+            yield record_from_dict(load_json(content, limits))
+        except InvalidInput as exc:
+            raise exc.located(name) from None
 
 
 def record_from_dict(document: Any) -> CveRecord:

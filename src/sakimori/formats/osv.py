@@ -17,17 +17,15 @@ written, so the same record read from YAML or from JSON has the same hash.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import zipfile
-import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
 import orjson
 import yaml
 
-from sakimori.errors import InvalidInput, LimitExceeded, MalformedDocument
+from sakimori.errors import InvalidInput, MalformedDocument
+from sakimori.formats.archive import json_members
 from sakimori.formats.limits import DEFAULT_LIMITS, Limits, check_size, check_tree, load_json
 from sakimori.model.advisory import (
     Advisory,
@@ -43,7 +41,6 @@ _HINT = "see https://ossf.github.io/osv-schema/ for the required fields"
 _BOM = b"\xef\xbb\xbf"
 _EVENT_KINDS = tuple(EventKind)
 #: Bytes read from a zip member at a time; the running total is checked after every chunk.
-_CHUNK = 1024 * 1024
 
 
 class _YamlLoader(yaml.CSafeLoader):
@@ -350,75 +347,8 @@ def iter_zip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Iterator[Advisory]
     fails validation raises it too (with the member name as location), ending the iteration — the
     caller stores nothing from a feed that does not validate completely.
     """
-    if len(data) > limits.max_archive_bytes:
-        raise LimitExceeded(
-            f"archive is {len(data):,} bytes, more than the limit of {limits.max_archive_bytes:,}"
-        )
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise MalformedDocument(f"not a readable zip archive: {exc}") from None
-    with archive:
-        for info in _checked_members(archive.infolist(), limits):
-            content = _read_member(archive, info, limits)
-            try:
-                yield from _records(load_json(content, limits))
-            except InvalidInput as exc:
-                raise exc.located(info.filename) from None
-
-
-def _checked_members(infos: list[zipfile.ZipInfo], limits: Limits) -> list[zipfile.ZipInfo]:
-    if len(infos) > limits.max_archive_members:
-        raise LimitExceeded(
-            f"archive has {len(infos):,} members, more than the limit of "
-            f"{limits.max_archive_members:,}"
-        )
-    members = [info for info in infos if not info.is_dir() and info.filename.endswith(".json")]
-    declared = 0
-    for info in members:
-        if info.flag_bits & 0x1:
-            raise MalformedDocument(f"archive member {info.filename} is encrypted")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            # bzip2 and LZMA members are decompressed by zipfile without an output cap.
-            raise MalformedDocument(
-                f"archive member {info.filename} uses compression method {info.compress_type};"
-                " only stored and deflated members are read"
-            )
-        if info.file_size > limits.max_bytes:
-            raise LimitExceeded(
-                f"archive member {info.filename} declares {info.file_size:,} bytes, more than "
-                f"the limit of {limits.max_bytes:,}"
-            )
-        if info.file_size > limits.max_archive_ratio * max(info.compress_size, 1):
-            raise LimitExceeded(
-                f"archive member {info.filename} expands {info.compress_size:,} bytes to "
-                f"{info.file_size:,}, more than {limits.max_archive_ratio}x (a zip bomb?)"
-            )
-        declared += info.file_size
-    if declared > limits.max_archive_bytes:
-        raise LimitExceeded(
-            f"archive declares {declared:,} uncompressed bytes, more than the limit of "
-            f"{limits.max_archive_bytes:,}"
-        )
-    return members
-
-
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> bytes:
-    # Each member is capped at its declared size, whose sum _checked_members has bounded, so
-    # the archive's total is bounded too, whatever the compressed stream really holds.
-    cap = min(info.file_size, limits.max_bytes)
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        with archive.open(info) as member:
-            while chunk := member.read(_CHUNK):
-                size += len(chunk)
-                if size > cap:
-                    raise LimitExceeded(
-                        f"archive member {info.filename} holds more than the "
-                        f"{cap:,} bytes allowed (its header declares {info.file_size:,})"
-                    )
-                chunks.append(chunk)
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError) as exc:
-        raise MalformedDocument(f"archive member {info.filename} is corrupt: {exc}") from None
-    return b"".join(chunks)
+    for name, content in json_members(data, limits):
+        try:
+            yield from _records(load_json(content, limits))
+        except InvalidInput as exc:
+            raise exc.located(name) from None

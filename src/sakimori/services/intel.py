@@ -33,11 +33,13 @@ from sakimori.formats.limits import Limits
 from sakimori.model.advisory import Advisory
 from sakimori.model.cve import CveRecord
 from sakimori.model.intel import EpssScore, KevEntry
+from sakimori.services.assessment import assess_open, policy_set
 from sakimori.services.scan import read_bytes
 from sakimori.services.tracking import refresh_packages
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.triage.policy import PolicySet
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ class LoadReport:
     ignored: list[tuple[str, str]] = field(default_factory=list)
     files_read: int = 0
     files_skipped: int = 0
+    #: Open findings re-assessed because KEV, EPSS, CVE records or decision tables changed.
+    reassessed: int = 0
     seconds: float = 0.0
 
     @property
@@ -138,19 +142,35 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def load_paths(db: Database, paths: Sequence[Path], limits: Limits) -> LoadReport:
+def load_paths(
+    db: Database, paths: Sequence[Path], limits: Limits, policies: PolicySet | None = None
+) -> LoadReport:
+    """Load ``paths`` in one transaction. Findings follow: changed advisories re-match the
+    inventories holding their packages; if KEV, EPSS, CVE records or decision tables changed,
+    every open finding is re-assessed with ``policies`` (default: the built-in default)."""
     started = time.perf_counter()
     report = LoadReport()
     now = datetime.now(UTC)
+    chosen = policies or policy_set(None)
     with db.transaction() as session:
+        evidence: set[str] = set()
         for path in paths:
-            report.sources.append(_load_path(session, path, limits, now, report))
+            report.sources.append(_load_path(session, path, limits, now, report, chosen, evidence))
+        if evidence:
+            why = f"intel load: {', '.join(sorted(evidence))} changed"
+            report.reassessed = assess_open(session, chosen, now, why)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _load_path(
-    session: Session, path: Path, limits: Limits, now: datetime, report: LoadReport
+    session: Session,
+    path: Path,
+    limits: Limits,
+    now: datetime,
+    report: LoadReport,
+    policies: PolicySet,
+    evidence: set[str],
 ) -> SourceReport:
     root = path.resolve()
     name = f"path:{root}"
@@ -202,12 +222,14 @@ def _load_path(
             raise exc.located(str(file)) from None
         touched.append(row)
     changes = store.store_advisories(session, name, parsed.advisories, now)
-    refresh_packages(session, set(changes.packages), now, f"advisories changed in {root}")
+    refresh_packages(session, set(changes.packages), now, f"advisories changed in {root}", policies)
     kev_count = store.store_kev(session, parsed.kev, snapshot=False) if parsed.kev else 0
     cve_count = store.store_cve_records(session, name, parsed.cve, now) if parsed.cve else 0
     ssvc_count = store.store_decision_tables(session, name, parsed.ssvc, now)
     epss_count = store.store_epss(session, parsed.epss) if parsed.epss else 0
     store.store_loaded_files(session, touched)
+    counts = {"kev": kev_count, "epss": epss_count, "cve": cve_count, "ssvc": ssvc_count}
+    evidence.update(kind for kind, count in counts.items() if count)
     kind = ",".join(parsed.kinds) or _previous_kind(session, name) or "unknown"
     changed = bool(
         changes.added or changes.changed or kev_count or epss_count or cve_count or ssvc_count
