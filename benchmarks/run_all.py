@@ -36,7 +36,9 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
         ["--scale", "0.1"],
         ["national.json", "national_scale_0.1.json"],
     ),
-    "backtest_kev": ("backtest_kev.py", [], [], ["backtest_kev.json"]),  # a report, not a gate
+    # reports, not gates
+    "cisa_agreement": ("report_cisa_agreement.py", [], [], ["cisa_agreement.json"]),
+    "backtest_kev": ("backtest_kev.py", [], [], ["backtest_kev.json"]),
 }
 
 
