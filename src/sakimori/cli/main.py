@@ -58,7 +58,7 @@ def _main(
 
 
 def _register() -> None:
-    from sakimori.cli import finding, intel, registry, report, scan, triage
+    from sakimori.cli import finding, intel, registry, report, scan, triage, vex
 
     app.add_typer(intel.app, name="intel")
     app.command("scan")(scan.scan)
@@ -68,6 +68,7 @@ def _register() -> None:
     app.add_typer(finding.app, name="finding")
     app.command("report")(report.report)
     app.add_typer(triage.app, name="triage")
+    app.add_typer(vex.app, name="vex")
 
 
 def main() -> None:

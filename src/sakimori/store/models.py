@@ -353,3 +353,9 @@ class VexStatementRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     stated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: True when, at import, the product matched no component of a current inventory (kept only
+    #: because the import allowed unmatched statements).
+    unmatched: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Ids of the findings the statement matched at import, and of those whose state it changed.
+    matched_findings: Mapped[list[int]] = mapped_column(JSON, default=list)
+    applied_findings: Mapped[list[int]] = mapped_column(JSON, default=list)

@@ -42,6 +42,8 @@ def write(
         raise InvalidInput(f"CSAF publisher namespace {publisher_namespace!r} is not a URL")
     if status not in {"draft", "interim", "final"}:
         raise InvalidInput(f"CSAF document status {status!r} is not draft, interim or final")
+    if not document.statements:  # the schema requires a product and a vulnerability
+        raise InvalidInput("a CSAF VEX document needs at least one statement; this one has none")
     if not document.author:
         raise InvalidInput("a CSAF document needs a publisher: the VEX document has no author")
     current, initial = document.issued, document.timestamp or document.issued

@@ -62,6 +62,9 @@ def upgrade() -> None:
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("stated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("unmatched", sa.Boolean(), nullable=False),
+        sa.Column("matched_findings", sa.JSON(), nullable=False),
+        sa.Column("applied_findings", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["asset_id"],
             ["asset.id"],
