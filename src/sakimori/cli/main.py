@@ -58,7 +58,7 @@ def _main(
 
 
 def _register() -> None:
-    from sakimori.cli import finding, intel, registry, report, scan, triage, vex
+    from sakimori.cli import finding, intel, registry, report, scan, triage, vex, watch
 
     app.add_typer(intel.app, name="intel")
     app.command("scan")(scan.scan)
@@ -69,6 +69,7 @@ def _register() -> None:
     app.command("report")(report.report)
     app.add_typer(triage.app, name="triage")
     app.add_typer(vex.app, name="vex")
+    app.command("watch")(watch.watch)
 
 
 def main() -> None:
