@@ -53,3 +53,48 @@ def test_clear_errors_for_unknown_things(empty_cli: Cli, tmp_path: Path) -> None
     assert "no finding 99" in cli("finding", "show", "99").err
     assert "unknown state" in cli("finding", "set", "1", "done").err
     assert "YYYY-MM-DD" in cli("finding", "set", "1", "risk_accepted", "--expires", "soon").err
+
+
+def test_findings_show_their_decision_due_and_overdue(empty_cli: Cli, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from sakimori.config import Settings
+    from sakimori.store import models
+    from sakimori.store.db import open_database
+
+    cli = empty_cli
+    tables = require_data("ssvc", "data", "json", "decision_tables")
+    assert (
+        cli("intel", "load", str(require_data("osv", "pypi", "vulns", "django")), str(tables)).code
+        == 0
+    )
+    assert cli("org", "create", "city-bank", "--sector", "finance").code == 0
+    assert (
+        cli("asset", "create", "city-bank/web", "--criticality", "high", "--internet-facing").code
+        == 0
+    )
+    pins = tmp_path / "requirements.txt"
+    pins.write_text("django==3.2.5\n")
+    assert cli("inventory", "upload", "city-bank/web", str(pins)).code == 0
+    listed = json.loads(cli("finding", "list", "--format", "json").out)
+    first = listed[0]["id"]
+    shown = cli("finding", "show", str(first)).out
+    assert f"decision: {listed[0]['decision']}" in shown
+    assert "(due in " in shown
+    assert "overdue" not in cli("finding", "list").out
+    db = open_database(Settings.load({"SAKIMORI_HOME": str(cli.home)}).database_url)
+    try:
+        with db.transaction() as session:
+            session.execute(
+                update(models.Finding)
+                .where(models.Finding.id == first)
+                .values(deadline=datetime.now(UTC) - timedelta(days=2, hours=1))
+            )
+    finally:
+        db.dispose()
+    assert "(overdue by 2 days" in cli("finding", "show", str(first)).out
+    rows = [line for line in cli("finding", "list").out.splitlines() if "overdue" in line]
+    assert len(rows) == 1
+    assert rows[0].split("│")[1].strip() == str(first)

@@ -417,6 +417,17 @@ def test_status_due_overdue_none() -> None:
     )
 
 
+def test_stored_due_times_without_a_zone_are_utc() -> None:
+    from sakimori.triage.policy import due_status
+
+    naive = datetime(2026, 12, 1, 12, 0)  # as SQLite returns a stored UTC time
+    found = due_status(naive, datetime(2026, 12, 1, 13, 0, tzinfo=UTC))
+    assert (found.state, found.overdue_by) == ("overdue", 1 * H)
+    assert due_status(None, datetime(2026, 12, 1, tzinfo=UTC)).state == "none"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        due_status(naive, naive)
+
+
 # --- policy changes -------------------------------------------------------------------------------
 
 

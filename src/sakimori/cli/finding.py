@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import typer
@@ -49,6 +49,7 @@ def list_command(
     from rich.console import Console
     from rich.table import Table
 
+    now = datetime.now(UTC)
     table = Table(header_style="bold")
     for column in (
         "id",
@@ -70,11 +71,25 @@ def list_command(
             f.version or "",
             f.state,
             f.decision or "",
-            f.deadline.date().isoformat() if f.deadline else "",
+            _due(f.deadline, f.state, now),
         )
     console = Console(highlight=False)
     console.print(table)
     console.print(f"{len(found)} findings")
+
+
+def _due(deadline: datetime | None, state: str, now: datetime) -> str:
+    """The due date, marked when it has passed on a finding still open."""
+    from sakimori.model.lifecycle import CLOSED, State
+    from sakimori.triage.policy import due_status
+
+    if deadline is None:
+        return ""
+    day = deadline.date().isoformat()
+    if State(state) in CLOSED:
+        return day
+    found = due_status(deadline, now)
+    return f"{day} overdue" if found.state == "overdue" else day
 
 
 def _json(view: object) -> dict[str, object]:
@@ -101,6 +116,16 @@ def show_command(finding: Annotated[int, typer.Argument(help="Finding id.")]) ->
     if view.aliases:
         typer.echo(f"  also known as: {', '.join(view.aliases)}")
     typer.echo(f"  state: {view.state}" + (f" ({view.resolution})" if view.resolution else ""))
+    if view.decision:
+        from sakimori.triage.policy import due_status
+
+        typer.echo(f"  decision: {view.decision}, priority {view.priority}")
+        if view.deadline:
+            left = due_status(view.deadline, datetime.now(UTC)).text
+            typer.echo(f"  deadline: {view.deadline.isoformat(timespec='minutes')} ({left})")
+        else:
+            typer.echo("  deadline: none set by the policy")
+        typer.echo(f"  why: sakimori triage explain {view.id}")
     if view.fixed:
         typer.echo(f"  fixed in: {', '.join(view.fixed)}")
     if view.justification:

@@ -517,11 +517,18 @@ class DeadlineStatus:
 
 def status(deadline: Deadline, now: datetime) -> DeadlineStatus:
     """Due or overdue at ``now`` (timezone-aware); due exactly at ``now`` is still due."""
+    return due_status(deadline.due, now)
+
+
+def due_status(due: datetime | None, now: datetime) -> DeadlineStatus:
+    """:func:`status` of a stored due time (``None``: the policy set no deadline)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    if deadline.due is None:
+    if due is None:
         return DeadlineStatus("none")
-    left = deadline.due - now
+    if due.tzinfo is None:  # SQLite returns naive datetimes; Sakimori stores UTC
+        due = due.replace(tzinfo=UTC)
+    left = due - now
     if left >= timedelta(0):
         return DeadlineStatus("due", time_left=left)
     return DeadlineStatus("overdue", overdue_by=-left)
