@@ -95,6 +95,7 @@ def test_findings_show_their_decision_due_and_overdue(empty_cli: Cli, tmp_path: 
     finally:
         db.dispose()
     assert "(overdue by 2 days" in cli("finding", "show", str(first)).out
-    rows = [line for line in cli("finding", "list").out.splitlines() if "overdue" in line]
+    wide = cli("finding", "list", env={"COLUMNS": "200"}).out  # one line per finding
+    rows = [line for line in wide.splitlines() if "overdue" in line]
     assert len(rows) == 1
     assert rows[0].split("│")[1].strip() == str(first)
