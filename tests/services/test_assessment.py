@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from sakimori.formats.limits import Limits
 from sakimori.services import findings as service
-from sakimori.services.assessment import assess_open, explanation_text, policy_set
+from sakimori.services.assessment import (
+    assess_open,
+    explanation,
+    explanation_text,
+    policy_set,
+)
 from sakimori.services.intel import load_paths
 from sakimori.services.organisations import create_asset, create_organisation
 from sakimori.services.tracking import upload_inventory
@@ -38,6 +44,11 @@ def setup(database: Database, tmp_path: Path, *, internet: bool, sector: str) ->
     pins = tmp_path / "requirements.txt"
     pins.write_text("salt==3000.1\n")
     upload_inventory(database, "org/app", pins, "alice", Limits(), now=T0)
+
+
+def explained(database: Database, finding_id: int) -> tuple[dict[str, Any], str]:
+    with database.transaction() as session:
+        return explanation(session, finding_id), explanation_text(session, finding_id)
 
 
 def finding(database: Database, vulnerability: str) -> models.Finding:
@@ -70,11 +81,11 @@ def test_kev_listed_vulnerability_on_an_exposed_critical_asset_is_act(
     due = row.deadline if row.deadline.tzinfo else row.deadline.replace(tzinfo=UTC)
     assert due == T0 + timedelta(days=3)
     assert row.policy == "cisa-bod-26-04 1.0.0"
-    points = {p["point"]: p for p in row.explanation["points"]}
+    data, text = explained(db, row.id)
+    points = {p["point"]: p for p in data["points"]}
     assert points["E"]["value_name"] == "Active"
     assert any(b["source"].startswith("KEV") for b in points["E"]["because"])
     assert points["EXP"]["value_name"] == "Open"
-    text = explanation_text(row)
     assert "decision Act" in text
     assert "3 days" in text
 
@@ -84,7 +95,7 @@ def test_an_internal_asset_gets_a_later_priority(db: Database, tmp_path: Path) -
     setup(db, tmp_path, internet=False, sector="water")
     row = finding(db, "CVE-2020-11651")
     assert row.priority != "Immediate" or row.bod != "3D"
-    points = {p["point"]: p["value_name"] for p in row.explanation["points"]}
+    points = {p["point"]: p["value_name"] for p in explained(db, row.id)[0]["points"]}
     assert points["EXP"] == "Controlled"
     assert points["PE"] == "No"
 
@@ -96,7 +107,9 @@ def test_without_tables_findings_say_why_they_have_no_decision(
     setup(db, tmp_path, internet=True, sector="finance")
     row = finding(db, "CVE-2020-11651")
     assert row.decision is None
-    assert "not loaded" in explanation_text(row)
+    data, text = explained(db, row.id)
+    assert "not loaded" in data["unavailable"]
+    assert "not triaged: SSVC decision tables are not loaded" in text
 
 
 def test_a_policy_change_recomputes_deadlines_and_records_why(db: Database, tmp_path: Path) -> None:

@@ -14,19 +14,12 @@ app = typer.Typer(help="SSVC decisions and deadlines: explain one, recompute all
 @app.command("explain")
 def explain(finding: Annotated[int, typer.Argument(help="Finding id.")]) -> None:
     """Print the decision, every input, and where each input came from."""
-    from sqlalchemy import select
-
-    from sakimori.errors import NotFound
     from sakimori.services.assessment import explanation_text
-    from sakimori.store import models
 
     db = open_db(settings())
     try:
         with db.transaction() as session:
-            row = session.scalar(select(models.Finding).where(models.Finding.id == finding))
-            if row is None:
-                raise NotFound(f"no finding {finding}", hint="see `sakimori finding list`")
-            text = explanation_text(row)
+            text = explanation_text(session, finding)
     finally:
         db.dispose()
     typer.echo(text)

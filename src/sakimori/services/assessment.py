@@ -1,55 +1,76 @@
 """Triage of stored findings: gather each vulnerability's evidence, decide, set the deadline.
 
-Evidence comes from what is loaded: the OSV records that matched (CVSS vectors, CWE ids,
-references, fixed versions), CVE records of the same CVE ids (CNA/ADP metrics, CWEs, CISA's
-SSVC and KEV blocks), the KEV catalog and EPSS. The asset gives the context (criticality,
-exposure, sectors). The SSVC tables are the ones loaded as data (``intel load`` of CERT/CC's
-decision tables); the deadline comes from the configured policy (``SAKIMORI_POLICY``).
+Evidence comes from what is loaded (``services.assessment_evidence``); the asset gives the
+context (criticality, exposure, sectors, environment). The SSVC tables are the ones loaded as
+data (``intel load`` of CERT/CC's decision tables); the deadline comes from the configured
+policy (``SAKIMORI_POLICY``).
 
-Work is grouped: evidence is built once per vulnerability and a decision once per
-(vulnerability, context), so re-assessing many findings costs little more than writing them.
+Re-assessment is set-based (:func:`run_assessment`): a decision depends only on the
+vulnerability's evidence and the asset context, and a deadline on the decision, the context and
+when the finding was first seen. So evidence is built once per distinct vulnerability shape, a
+decision made once per (class of SSVC values, context) and a deadline once per (class, context,
+first seen), and the findings are written in a few statements by ``services.assessment_store``:
+re-assessing a million findings costs a few hundred thousand small computations and one pass of
+writes over the findings that changed. Each distinct part of an explanation is stored once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
-from sakimori.errors import ConfigurationError, SakimoriError
+from sakimori.errors import ConfigurationError, NotFound, SakimoriError
 from sakimori.formats import ssvc
-from sakimori.model.cve import CisaSsvc, CveKev, CveRecord, CveReference, CvssMetric, Weakness
 from sakimori.model.finding import Finding
 from sakimori.model.lifecycle import CLOSED
+from sakimori.services import assessment_store as sets
+from sakimori.services.assessment_evidence import (
+    VulnerabilityShape,
+    asset_context,
+    context_of,
+    cve_from_dict,
+    evidence_by_shape,
+    gather_evidence,
+)
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.triage.config import DEFAULT_CONFIG, TriageConfig
 from sakimori.triage.decide import Decision, DecisionTables, decide
-from sakimori.triage.evidence import (
-    AssetContext,
-    Cvss,
-    Evidence,
-    Reference,
-    evidence_from_cve,
-    merge,
-    normalise_cwe,
-)
-from sakimori.triage.evidence import Weakness as EvidenceWeakness
-from sakimori.triage.policy import DeadlineInputs, PolicySet, deadline
+from sakimori.triage.evidence import AssetContext, Evidence
+from sakimori.triage.policy import DeadlineInputs, Policy, PolicySet, deadline
 from sakimori.triage.policy_files import builtin_policies, load_policy_set
+
+__all__ = [
+    "AssessmentRun",
+    "assess_asset",
+    "assess_findings",
+    "assess_open",
+    "assess_vulnerabilities",
+    "context_of",
+    "cve_from_dict",
+    "decision_tables",
+    "explanation",
+    "explanation_text",
+    "gather_evidence",
+    "policy_set",
+    "run_assessment",
+    "triage_scan",
+]
 
 log = logging.getLogger(__name__)
 
 #: Table ids (namespace:key:) of the three tables decisions use; the newest version wins.
 _ROLES = {"coordinator": "cisa:DT_CO:", "deployer": "ssvc:DT_DP:", "bod": "cisa:DT_BOD2604:"}
 _CLOSED = frozenset(s.value for s in CLOSED)
-_CRITICALITIES = frozenset({"low", "medium", "high", "critical"})
 
 
 def policy_set(setting: str | None) -> PolicySet:
@@ -92,120 +113,41 @@ def _version_key(identifier: str) -> tuple[int, ...]:
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
-def cve_from_dict(data: dict[str, Any]) -> CveRecord:
-    """Rebuild a stored CVE record (``cve_record.data``)."""
-    ssvc_block, kev = data.get("ssvc"), data.get("kev")
-    return CveRecord(
-        id=data["id"],
-        state=data.get("state", "PUBLISHED"),
-        content_hash=data.get("content_hash", ""),
-        cvss=tuple(CvssMetric(**m) for m in data.get("cvss", [])),
-        weaknesses=tuple(Weakness(**w) for w in data.get("weaknesses", [])),
-        ssvc=CisaSsvc(**ssvc_block) if ssvc_block else None,
-        kev=CveKev(**kev) if kev else None,
-        references=tuple(
-            CveReference(r["url"], tuple(r.get("tags", ())), r.get("source", ""), r.get("name", ""))
-            for r in data.get("references", [])
-        ),
-        affected=tuple(data.get("affected", [])),
-    )
+_Plan = tuple[tuple[Policy, DeadlineInputs], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Vulnerability:
-    """A finding's vulnerability as stored: primary id, aliases, the OSV records that matched."""
-
-    id: str
-    aliases: tuple[str, ...]
-    records: tuple[str, ...]
-    fixed: bool
-
-
-def _osv_evidence(row: Any, record: dict[str, Any]) -> Evidence:
-    severity = [s for s in row.severity if str(s.get("type", "")).startswith("CVSS_")]
-    specific = record.get("database_specific") or {}
-    cwe_ids = specific.get("cwe_ids") if isinstance(specific, dict) else None
-    cwes = (
-        [normalise_cwe(c) for c in cwe_ids if isinstance(c, str)]
-        if isinstance(cwe_ids, list)
-        else []
-    )
-    return Evidence(
-        id=row.id,
-        aliases=tuple(row.aliases),
-        cvss=tuple(dict.fromkeys(Cvss(s["type"], s["score"], row.id) for s in severity)),
-        cwes=tuple(dict.fromkeys(EvidenceWeakness(c, row.id) for c in cwes if c)),
-        references=tuple(Reference(url, (), row.id) for url in record.get("references", [])),
-        open_source=True,
-    )
-
-
-def gather_evidence(
-    session: Session, vulnerabilities: Iterable[_Vulnerability]
-) -> dict[str, Evidence]:
-    """One merged :class:`Evidence` per vulnerability id (OSV + CVE + KEV + EPSS)."""
-    import orjson
-
-    wanted = list({v.id: v for v in vulnerabilities}.values())
-    records = {r for v in wanted for r in v.records}
-    advisory = models.Base.metadata.tables["advisory"]
-    osv: dict[str, Evidence] = {}
-    for part in store.chunks(sorted(records), 900):
-        rows = session.execute(
-            select(advisory.c.id, advisory.c.aliases, advisory.c.severity, advisory.c.record).where(
-                advisory.c.id.in_(part)
-            )
+def _plan(
+    policies: PolicySet, decision: Decision, context: AssetContext, evidence: Evidence
+) -> _Plan:
+    """The policy and deadline inputs of each of the asset's sectors (or the default policy)."""
+    kev_due = date.fromisoformat(evidence.kev_due_date) if evidence.kev_due_date else None
+    return tuple(
+        (
+            policies.policy_for(sector),
+            DeadlineInputs(
+                bod=decision.bod.key,
+                decision=decision.decision.name,
+                priority=decision.priority.name,
+                internet_facing=context.internet_facing is not False,  # unknown: open
+                kev=evidence.kev,
+                kev_due_date=kev_due if evidence.kev else None,
+                sector=sector,
+            ),
         )
-        for row in rows:
-            osv[row.id] = _osv_evidence(row, orjson.loads(row.record))
-    cves = {i for v in wanted for i in (v.id, *v.aliases) if i.startswith("CVE-")}
-    kev = store.kev_entries(session, cves)
-    epss = store.epss_scores(session, cves)
-    cve = store.cve_records(session, cves)
-    found: dict[str, Evidence] = {}
-    for vulnerability in wanted:
-        ids = (vulnerability.id, *vulnerability.aliases)
-        parts = [osv[r] for r in vulnerability.records if r in osv]
-        for identifier in ids:
-            if identifier.startswith("CVE-"):
-                record = cve.get(identifier)
-                if record is not None:
-                    parts.append(
-                        evidence_from_cve(
-                            cve_from_dict(record),
-                            kev=kev.get(identifier),
-                            epss=epss.get(identifier),
-                        )
-                    )
-                elif identifier in kev or identifier in epss:
-                    entry, score = kev.get(identifier), epss.get(identifier)
-                    parts.append(
-                        Evidence(
-                            id=identifier,
-                            kev=entry is not None,
-                            kev_due_date=entry.due_date if entry else None,
-                            epss=score.epss if score else None,
-                            epss_percentile=score.percentile if score else None,
-                        )
-                    )
-        head = Evidence(
-            id=vulnerability.id,
-            aliases=vulnerability.aliases,
-            fix_available=vulnerability.fixed,
-            open_source=bool(vulnerability.records),
-        )
-        found[vulnerability.id] = merge(head, *parts)
-    return found
-
-
-def context_of(asset: models.Asset, organisation: models.Organisation) -> AssetContext:
-    criticality = asset.criticality if asset.criticality in _CRITICALITIES else None
-    return AssetContext(
-        criticality=criticality,  # type: ignore[arg-type]  # checked against the literal set
-        internet_facing=asset.internet_facing,
-        sectors=tuple(organisation.sectors),
-        environment=asset.environment,
+        for sector in context.sectors or (None,)
     )
+
+
+def _earliest(plan: _Plan, first_seen: datetime) -> tuple[datetime | None, str, str]:
+    """(due, reason, policy) of the earliest deadline of the plan: a deadline beats none, and
+    of equal ones the first sector's wins."""
+    best: tuple[datetime | None, str, str] | None = None
+    for policy, inputs in plan:
+        found = deadline(policy, inputs, first_seen)
+        if best is None or (found.due is not None and (best[0] is None or found.due < best[0])):
+            best = (found.due, found.reason, policy.label)
+    assert best is not None
+    return best
 
 
 def _due(
@@ -216,108 +158,233 @@ def _due(
     first_seen: datetime,
 ) -> tuple[datetime | None, str, str]:
     """The earliest deadline among the asset's sectors' policies (or the default policy)."""
-    kev_due = date.fromisoformat(evidence.kev_due_date) if evidence.kev_due_date else None
-    best: tuple[datetime | None, str, str] | None = None
-    for sector in context.sectors or (None,):
-        policy = policies.policy_for(sector)
-        inputs = DeadlineInputs(
-            bod=decision.bod.key,
-            decision=decision.decision.name,
-            priority=decision.priority.name,
-            internet_facing=True if context.internet_facing is None else context.internet_facing,
-            kev=evidence.kev,
-            kev_due_date=kev_due if evidence.kev else None,
-            sector=sector,
-        )
-        found = deadline(policy, inputs, first_seen)
-        candidate = (found.due, found.reason, policy.label)
-        if best is None or (found.due is not None and (best[0] is None or found.due < best[0])):
-            best = candidate
-    assert best is not None
-    return best
+    return _earliest(_plan(policies, decision, context, evidence), first_seen)
 
 
-def assess(
+@dataclass(frozen=True, slots=True)
+class AssessmentRun:
+    """What one re-assessment did: findings whose outcome or deadline changed, transitions
+    recorded, findings written, the sizes of the groups it computed, and where time went."""
+
+    changed: int = 0
+    transitions: int = 0
+    written: int = 0
+    shapes: int = 0
+    classes: int = 0
+    contexts: int = 0
+    groups: int = 0
+    decisions: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_assessment(
     session: Session,
-    rows: Sequence[models.Finding],
+    where: ColumnElement[bool],
     policies: PolicySet,
+    now: datetime,
+    why: str,
     config: TriageConfig = DEFAULT_CONFIG,
-    now: datetime | None = None,
-    why: str = "",
-) -> int:
-    """Decide and set deadlines for ``rows``; returns how many changed. A changed deadline on
-    an existing finding is recorded in its history with the reason."""
-    now = now or datetime.now(UTC)
+) -> AssessmentRun:
+    """Decide and set deadlines for the findings ``where`` selects, set-based.
+
+    Evidence is gathered once per distinct vulnerability *shape* (id, aliases, matched records,
+    whether a fix exists: what the evidence depends on), a decision made once per (class of
+    SSVC values, asset context) and a deadline once per (class, context, first seen); the
+    findings are then written in a few statements (``services.assessment_store``). A finding
+    whose shape cannot be decided keeps what it had (logged). A changed deadline on an open,
+    already-decided finding is recorded in its history with the reason.
+    """
+    session.flush()
     tables = decision_tables(session)
     if tables is None:
-        for row in rows:
-            row.explanation = {
-                "unavailable": "SSVC decision tables are not loaded: load CERT/CC's "
-                "decision tables with `sakimori intel load` or `intel sync`"
-            }
-        return 0
-    assets = {
-        a.id: a
-        for a in session.scalars(
-            select(models.Asset).where(models.Asset.id.in_({r.asset_id for r in rows}))
-        )
-    }
-    orgs = {
-        o.id: o
-        for o in session.scalars(
-            select(models.Organisation).where(
-                models.Organisation.id.in_({a.organisation_id for a in assets.values()})
-            )
-        )
-    }
-    vulnerabilities = {
-        row.vulnerability: _Vulnerability(
-            row.vulnerability, tuple(row.aliases), tuple(row.records), bool(row.fixed_versions)
-        )
-        for row in rows
-    }
-    evidence = gather_evidence(session, vulnerabilities.values())
-    changed = 0
-    decisions: dict[tuple[str, AssetContext], Decision] = {}
-    for row in rows:
-        asset = assets[row.asset_id]
-        context = context_of(asset, orgs[asset.organisation_id])
-        found = evidence[row.vulnerability]
-        key = (row.vulnerability, context)
-        decision = decisions.get(key)
-        if decision is None:
-            try:
-                decision = decisions[key] = decide(found, context, tables, config)
-            except SakimoriError as exc:
-                log.warning("cannot decide %s: %s", row.vulnerability, exc.diagnostics())
-                continue
-        due, reason, policy = _due(policies, decision, context, found, _aware(row.first_seen_at))
-        before = (
-            row.decision,
-            row.priority,
-            row.bod,
-            _aware(row.deadline) if row.deadline else None,
-        )
-        after = (decision.decision.name, decision.priority.name, decision.bod.key, due)
-        row.explanation = decision.to_dict()
-        row.policy = policy
-        row.deadline_reason = reason
-        if before == after:
+        unavailable = {"part": "unavailable", "unavailable": _UNAVAILABLE}
+        key = sets.digest(unavailable)
+        sets.mark(session, where, sets.part_ids(session, {key: unavailable}, now)[key])
+        sets.expire_findings(session)
+        return AssessmentRun()
+    clock = _Clock()
+    with sets.temporary(session):
+        found = _classify(session, where, tables, config, now)
+        clock.lap("evidence")
+        if not found.shapes:
+            return AssessmentRun(seconds=clock.laps)
+        contexts = _contexts(session, where)
+        clock.lap("contexts")
+        groups = sets.groups(session, where)
+        clock.lap("groups")
+        decisions = _results(session, groups, found, contexts, tables, config, policies, now)
+        clock.lap("decide")
+        note = f"deadline recomputed ({why or 'triage'}): "
+        changed, transitions, written = sets.apply(session, where, sorted(_CLOSED), now, note)
+        clock.lap("write")
+    sets.expire_findings(session)
+    return AssessmentRun(
+        changed=changed,
+        transitions=transitions,
+        written=written,
+        shapes=found.shapes,
+        classes=len(found.representatives),
+        contexts=len(contexts),
+        groups=len(groups),
+        decisions=decisions,
+        seconds=clock.laps,
+    )
+
+
+_UNAVAILABLE = (
+    "SSVC decision tables are not loaded: load CERT/CC's decision tables with "
+    "`sakimori intel load` or `intel sync`"
+)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
+
+
+@dataclass(frozen=True, slots=True)
+class _Classes:
+    """Shapes decided: how many, and one Evidence per class of (E, A, TI, KEV, KEV due date)."""
+
+    shapes: int
+    representatives: list[Evidence]
+
+
+def _classify(
+    session: Session,
+    where: ColumnElement[bool],
+    tables: DecisionTables,
+    config: TriageConfig,
+    now: datetime,
+) -> _Classes:
+    """Evidence and the vulnerability part of the explanation per shape; load the shapes."""
+    raw = sets.shapes(session, where)
+    wanted = [
+        VulnerabilityShape(v, tuple(orjson.loads(a)), tuple(orjson.loads(r)), fixed)
+        for v, a, r, fixed in raw
+    ]
+    evidence = evidence_by_shape(session, wanted)
+    unknown = AssetContext.unknown()
+    classes: dict[tuple[str, str, str, bool, str | None], int] = {}
+    representatives: list[Evidence] = []
+    parts: dict[str, dict[str, Any]] = {}
+    rows: list[tuple[int, str, str, str, bool, int, str]] = []
+    for index, ((vulnerability, aliases, records, fixed), shape) in enumerate(
+        zip(raw, wanted, strict=True)
+    ):
+        found = evidence[shape]
+        try:
+            decision = decide(found, unknown, tables, config)
+        except SakimoriError as exc:
+            log.warning("cannot decide %s: %s", vulnerability, exc.diagnostics())
             continue
-        changed += 1
-        row.decision, row.priority, row.bod, row.deadline = after
-        if before[0] is not None and row.state not in _CLOSED and before[3] != due:
-            session.add(
-                models.FindingTransition(
-                    finding_id=row.id,
-                    at=now,
-                    actor="sakimori",
-                    from_state=row.state,
-                    to_state=row.state,
-                    note=f"deadline recomputed ({why or 'triage'}): {reason}",
-                )
-            )
-    return changed
+        key = (
+            decision.point("E").value,
+            decision.point("A").value,
+            decision.point("TI").value,
+            found.kev,
+            found.kev_due_date if found.kev else None,
+        )
+        if key not in classes:
+            classes[key] = len(representatives)
+            representatives.append(found)
+        part = sets.vulnerability_part(decision)
+        digest = sets.digest(part)
+        parts[digest] = part
+        rows.append((index, vulnerability, aliases, records, fixed, classes[key], digest))
+    ids = sets.part_ids(session, parts, now)
+    sets.load(session, sets.SHAPE, [(*row[:-1], ids[row[-1]]) for row in rows])
+    return _Classes(len(rows), representatives)
+
+
+def _contexts(session: Session, where: ColumnElement[bool]) -> list[AssetContext]:
+    """The distinct asset contexts in scope (their index is the id); load each asset's."""
+    contexts: dict[AssetContext, int] = {}
+    rows: list[tuple[int, int]] = []
+    for asset_id, criticality, internet_facing, environment, sectors in sets.asset_contexts(
+        session, where
+    ):
+        context = asset_context(criticality, internet_facing, environment, sectors)
+        rows.append((asset_id, contexts.setdefault(context, len(contexts))))
+    sets.load(session, sets.ASSET, rows)
+    return list(contexts)
+
+
+def _results(
+    session: Session,
+    groups: Sequence[tuple[int, int, Any]],
+    found: _Classes,
+    contexts: Sequence[AssetContext],
+    tables: DecisionTables,
+    config: TriageConfig,
+    policies: PolicySet,
+    now: datetime,
+) -> int:
+    """One result per (class, context, first seen): outcomes, deadline, policy, reason, and
+    the context part of the explanation; loaded for :func:`sets.apply`. Returns how many
+    decisions were made (one per class and context)."""
+    decided: dict[tuple[int, int], tuple[Decision, str]] = {}
+    plans: dict[tuple[object, ...], _Plan] = {}
+    deadlines: dict[tuple[object, ...], tuple[datetime | None, str, str]] = {}
+    parts: dict[str, dict[str, Any]] = {}
+    rows: list[list[Any]] = []
+    for vclass, context_id, first_seen in groups:
+        evidence, context = found.representatives[vclass], contexts[context_id]
+        pair = decided.get((vclass, context_id))
+        if pair is None:
+            decision = decide(evidence, context, tables, config)
+            part = sets.context_part(decision)
+            digest = sets.digest(part)
+            parts[digest] = part
+            pair = decided[(vclass, context_id)] = (decision, digest)
+        decision, digest = pair
+        # The deadline depends on the outcomes, exposure, sectors and KEV due date only.
+        key = (
+            decision.bod.key,
+            decision.decision.name,
+            decision.priority.name,
+            context.internet_facing is not False,
+            context.sectors,
+            evidence.kev_due_date if evidence.kev else None,
+            evidence.kev,
+        )
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = _plan(policies, decision, context, evidence)
+        moment = _first_seen(first_seen)
+        due = deadlines.get((key, moment))
+        if due is None:
+            due = deadlines[(key, moment)] = _earliest(plan, moment)
+        rows.append(
+            [
+                len(rows),
+                vclass,
+                context_id,
+                first_seen,
+                decision.decision.name,
+                decision.priority.name,
+                decision.bod.key,
+                *due,
+                digest,
+            ]
+        )
+    ids = sets.part_ids(session, parts, now)
+    for row in rows:
+        row[-1] = ids[row[-1]]
+    sets.load(session, sets.RESULT, rows)
+    return len(decided)
+
+
+def _first_seen(stored: Any) -> datetime:
+    """``first_seen_at`` as stored (SQLite: text; PostgreSQL: a timestamp) -> aware datetime."""
+    moment = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+    return _aware(moment)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -327,31 +394,60 @@ def _aware(moment: datetime) -> datetime:
 def assess_asset(
     session: Session, asset_id: int, policies: PolicySet, now: datetime, why: str
 ) -> int:
-    rows = list(session.scalars(select(models.Finding).where(models.Finding.asset_id == asset_id)))
-    return assess(session, rows, policies, now=now, why=why)
+    """Re-assess every finding of one asset (after an upload); returns how many changed."""
+    return run_assessment(session, sets.of_asset(asset_id), policies, now, why).changed
 
 
 def assess_findings(
     session: Session, finding_ids: Collection[int], policies: PolicySet, now: datetime, why: str
 ) -> int:
     """Re-assess the findings with these ids (after they were created or re-matched)."""
-    rows: list[models.Finding] = []
-    for part in store.chunks(sorted(finding_ids), 900):
-        rows.extend(session.scalars(select(models.Finding).where(models.Finding.id.in_(part))))
-    return assess(session, rows, policies, now=now, why=why)
+    wanted = sorted(set(finding_ids))
+    if not wanted:
+        return 0
+    with sets.among(session, "id", wanted) as where:
+        return run_assessment(session, where, policies, now, why).changed
+
+
+def assess_vulnerabilities(
+    session: Session,
+    vulnerability_ids: Collection[str],
+    policies: PolicySet,
+    now: datetime,
+    why: str,
+) -> int:
+    """Re-assess the open findings of these vulnerabilities (by a finding's primary id, which
+    is the CVE id when there is one) after their KEV, EPSS or CVE record changed."""
+    wanted = sorted(set(vulnerability_ids))
+    if not wanted:
+        return 0
+    with sets.among(session, "vulnerability", wanted) as among:
+        where = and_(among, sets.not_closed(sorted(_CLOSED)))
+        return run_assessment(session, where, policies, now, why).changed
 
 
 def assess_open(session: Session, policies: PolicySet, now: datetime, why: str) -> int:
     """Re-assess every open finding (after a policy, KEV, EPSS or CVE-record change)."""
-    rows = list(
-        session.scalars(select(models.Finding).where(models.Finding.state.not_in(list(_CLOSED))))
-    )
-    return assess(session, rows, policies, now=now, why=why)
+    return run_assessment(session, sets.not_closed(sorted(_CLOSED)), policies, now, why).changed
 
 
-def explanation_text(row: models.Finding) -> str:
+def explanation(session: Session, finding_id: int) -> dict[str, Any]:
+    """A finding's explanation as stored: ``Decision.to_dict()``; ``{"unavailable": why}`` when
+    it could not be decided; ``{}`` when it has not been assessed yet."""
+    return sets.explanation(session, _finding(session, finding_id))
+
+
+def _finding(session: Session, finding_id: int) -> models.Finding:
+    row = session.get(models.Finding, finding_id)
+    if row is None:
+        raise NotFound(f"no finding {finding_id}", hint="see `sakimori finding list`")
+    return row
+
+
+def explanation_text(session: Session, finding_id: int) -> str:
     """The stored explanation of a finding's decision, as lines a person reads."""
-    data = row.explanation or {}
+    row = _finding(session, finding_id)
+    data = sets.explanation(session, row)
     if "unavailable" in data:
         return f"finding {row.id}: not triaged: {data['unavailable']}"
     if not data:
@@ -384,7 +480,7 @@ def triage_scan(
     if tables is None:
         return list(findings), "SSVC decision tables are not loaded"
     wanted = [
-        _Vulnerability(f.vulnerability, f.aliases, f.records, bool(f.fixed)) for f in findings
+        VulnerabilityShape(f.vulnerability, f.aliases, f.records, bool(f.fixed)) for f in findings
     ]
     evidence = gather_evidence(session, wanted)
     context = AssetContext.unknown()

@@ -210,6 +210,27 @@ class InventoryComponent(Base):
 # -- findings and their history -------------------------------------------------------------------
 
 
+class Assessment(Base):
+    """One part of the explanation of triage decisions, stored once and shared (content-addressed).
+
+    A decision's explanation is the same for every finding of a vulnerability in the same asset
+    context, and it splits into two parts that vary independently: what is known about the
+    vulnerability (``part = "vulnerability"``: Exploitation, Automatable, Technical Impact and
+    KEV with their evidence, the table versions and the triage configuration) and what the
+    asset context gives with the three outcomes (``part = "context"``). A finding points to one
+    of each; ``part = "unavailable"`` says why a finding could not be decided. ``digest`` is
+    the SHA-256 of the canonical JSON of ``data``; rows are never changed, only added.
+    """
+
+    __tablename__ = "assessment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    part: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Finding(Base):
     """A vulnerability in an asset's component (or, later, a weakness at a code location).
 
@@ -247,11 +268,15 @@ class Finding(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    #: Triage: the SSVC outcomes, their explanation, and the deadline the policy set.
+    #: Triage: the SSVC outcomes, the deadline the policy set, and the two parts of the
+    #: explanation (``assessment``); both ids are None until the finding is first assessed.
     decision: Mapped[str | None] = mapped_column(String(20), index=True)
     priority: Mapped[str | None] = mapped_column(String(20))
     bod: Mapped[str | None] = mapped_column(String(10))
-    explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessment.id"), index=True)
+    context_assessment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assessment.id"), index=True
+    )
     policy: Mapped[str | None] = mapped_column(String(100))
     deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     deadline_reason: Mapped[str | None] = mapped_column(Text)
