@@ -1,7 +1,8 @@
 """Findings that persist: inventory uploads, and keeping every asset's findings current.
 
 An upload stores a new inventory version for the asset (its unique package-versions), matches
-it, and reconciles the asset's package findings in the same transaction:
+it, and reconciles the asset's package findings in the same transaction
+(``sakimori.services.reconcile`` holds the rules):
 
 - a vulnerability found for the first time opens a finding;
 - a finding whose component is gone from the newest inventory closes as ``fixed``
@@ -9,50 +10,46 @@ it, and reconciles the asset's package findings in the same transaction:
 - a ``fixed`` finding whose vulnerable version is back reopens (a regression).
 
 When an advisory is added, changed or withdrawn, ``refresh_packages`` re-matches only the
-current inventories that hold the packages it names — no full rescan.
+current inventories that hold the packages it names — no full rescan — and does it for all of
+them at once: each distinct package-version is matched once, the results fan out to the assets
+that hold it, and the findings of all those assets are reconciled in bulk.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, any_, bindparam, func, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session, aliased
 
 from sakimori.formats.limits import Limits
 from sakimori.matching import AdvisoryIndex, PackageVersion, match_components, package_version_of
 from sakimori.matching.findings import build_findings
-from sakimori.model.ecosystem import normalize_name
 from sakimori.model.finding import Finding as FoundVulnerability
 from sakimori.model.inventory import Component
-from sakimori.model.lifecycle import State
-from sakimori.services.assessment import assess_asset, policy_set
+from sakimori.services.assessment import assess_findings, policy_set
 from sakimori.services.organisations import asset as find_asset
+from sakimori.services.reconcile import Package, SyncCounts, finding_key, reconcile
 from sakimori.services.scan import read_bytes, read_inventory
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
 from sakimori.triage.policy import PolicySet
 
-Package = tuple[str, str]
-
-
-@dataclass(slots=True)
-class SyncCounts:
-    opened: int = 0
-    closed: int = 0
-    reopened: int = 0
-    kept: int = 0
-
-    def add(self, other: SyncCounts) -> None:
-        self.opened += other.opened
-        self.closed += other.closed
-        self.reopened += other.reopened
-        self.kept += other.kept
+__all__ = [
+    "Package",
+    "SyncCounts",
+    "UploadReport",
+    "finding_key",
+    "refresh_packages",
+    "sync_findings",
+    "upload_inventory",
+]
 
 
 @dataclass(slots=True)
@@ -64,10 +61,6 @@ class UploadReport:
     package_versions: int
     counts: SyncCounts = field(default_factory=SyncCounts)
     not_evaluated: int = 0
-
-
-def finding_key(found: FoundVulnerability) -> str:
-    return f"pkg:{found.ecosystem}/{found.package}@{found.version}#{found.vulnerability}"
 
 
 def upload_inventory(
@@ -109,11 +102,11 @@ def upload_inventory(
         held = _store_components(session, inventory.id, components)
         found, not_evaluated = _match(session, components, str(path))
         why = f"inventory version {version}"
-        counts = sync_findings(session, target.id, found, now, why, scope=None)
-        session.flush()
-        assess_asset(session, target.id, policies or policy_set(None), now, why)
+        result = reconcile(session, {target.id: found}, now, why, None)
+        # Every package finding of the asset, as before: an upload re-assesses the asset.
+        assess_findings(session, result.in_scope, policies or policy_set(None), now, why)
     return UploadReport(
-        ref, version, inventories[0].format, len(components), held, counts, not_evaluated
+        ref, version, inventories[0].format, len(components), held, result.counts, not_evaluated
     )
 
 
@@ -169,29 +162,6 @@ def _match(
     return found, len(not_evaluated)
 
 
-def _transition(
-    session: Session, row: models.Finding, to: State, now: datetime, actor: str, note: str
-) -> None:
-    session.add(
-        models.FindingTransition(
-            finding_id=row.id,
-            at=now,
-            actor=actor,
-            from_state=row.state,
-            to_state=to.value,
-            note=note,
-        )
-    )
-    row.state = to.value
-    row.state_changed_at = now
-    row.closed_at = (
-        now
-        if to in {State.FIXED, State.MITIGATED, State.NOT_AFFECTED, State.RISK_ACCEPTED}
-        else None
-    )
-    row.revision += 1
-
-
 def sync_findings(
     session: Session,
     asset_id: int,
@@ -200,76 +170,12 @@ def sync_findings(
     why: str,
     scope: set[Package] | None,
 ) -> SyncCounts:
-    """Reconcile an asset's package findings with what matching found now.
+    """Reconcile one asset's package findings with what matching found now.
 
     ``scope`` limits the reconciliation to findings of these packages (an advisory refresh);
     ``None`` means the whole inventory (an upload).
     """
-    counts = SyncCounts()
-    query = select(models.Finding).where(
-        models.Finding.asset_id == asset_id, models.Finding.kind == "package"
-    )
-    existing = {row.key: row for row in session.scalars(query)}
-    current = {finding_key(f): f for f in found}
-    actor = "sakimori"
-    for key, item in current.items():
-        row = existing.get(key)
-        if row is None:
-            row = models.Finding(
-                asset_id=asset_id,
-                key=key,
-                kind="package",
-                vulnerability=item.vulnerability,
-                aliases=list(item.aliases),
-                records=list(item.records),
-                ecosystem=item.ecosystem,
-                package=item.package,
-                version=item.version,
-                purl=item.purl,
-                fixed_versions=list(item.fixed),
-                state=State.OPEN.value,
-                first_seen_at=now,
-                last_seen_at=now,
-                state_changed_at=now,
-                revision=1,
-            )
-            session.add(row)
-            session.flush()
-            session.add(
-                models.FindingTransition(
-                    finding_id=row.id,
-                    at=now,
-                    actor=actor,
-                    from_state=None,
-                    to_state=State.OPEN.value,
-                    note=f"found: {why}",
-                )
-            )
-            counts.opened += 1
-            continue
-        row.last_seen_at = now
-        row.aliases, row.records = list(item.aliases), list(item.records)
-        row.fixed_versions = list(item.fixed)
-        if row.state == State.FIXED.value:
-            _transition(session, row, State.OPEN, now, actor, f"regression: back in {why}")
-            row.resolution = None
-            counts.reopened += 1
-        else:
-            counts.kept += 1
-    for key, row in existing.items():
-        if key in current or row.state == State.FIXED.value:
-            continue
-        if scope is not None and _package_of(row) not in scope:
-            continue
-        _transition(session, row, State.FIXED, now, actor, f"verified by inventory: {why}")
-        row.resolution = "verified by inventory"
-        counts.closed += 1
-    return counts
-
-
-def _package_of(row: models.Finding) -> Package:
-    ecosystem = row.ecosystem or ""
-    return ecosystem, normalize_name(ecosystem, row.package or "")
+    return reconcile(session, {asset_id: list(found)}, now, why, scope).counts
 
 
 def refresh_packages(
@@ -279,45 +185,165 @@ def refresh_packages(
     why: str,
     policies: PolicySet | None = None,
 ) -> SyncCounts:
-    """Re-match the current inventories holding any of ``packages`` (after an intel change)."""
-    counts = SyncCounts()
+    """Re-match the current inventories holding any of ``packages`` (after an intel change).
+
+    Findings created, reopened, closed or changed are re-assessed, and so are those matched by
+    a record this load wrote (``advisory.loaded_at`` at or after ``now``, the time the caller
+    stored the changed advisories with): their evidence may have changed even when nothing
+    else about them did.
+    """
     if not packages:
-        return counts
-    latest = (
-        select(models.Inventory.asset_id, func.max(models.Inventory.version).label("version"))
-        .group_by(models.Inventory.asset_id)
-        .subquery()
+        return SyncCounts()
+    held = _current_holders(session, packages)
+    if not held:
+        return SyncCounts()
+    found = _match_held(session, held, why)
+    spellings = set(packages)
+    spellings.update(
+        (c.ecosystem, c.name) for components in held.values() for c in components if c.ecosystem
     )
-    component = models.InventoryComponent
-    held: dict[int, list[Component]] = {}
-    by_ecosystem: dict[str, set[str]] = {}
+    result = reconcile(session, found, now, why, packages, spellings)
+    fresh = _records_written_since(session, {r for rs in result.matched.values() for r in rs}, now)
+    ids = result.changed | {
+        i for i, records in result.matched.items() if fresh.intersection(records)
+    }
+    if ids:
+        assess_findings(session, ids, policies or policy_set(None), now, why)
+    return result.counts
+
+
+def _by_ecosystem(packages: Iterable[Package]) -> list[tuple[str, list[str]]]:
+    grouped: dict[str, set[str]] = {}
     for ecosystem, name in packages:
-        by_ecosystem.setdefault(ecosystem, set()).add(name)
-    for ecosystem, names in by_ecosystem.items():
-        for part in store.chunks(sorted(names), 500):
+        grouped.setdefault(ecosystem, set()).add(name)
+    return [(ecosystem, sorted(names)) for ecosystem, names in sorted(grouped.items())]
+
+
+def _current_holders(session: Session, packages: set[Package]) -> dict[int, list[Component]]:
+    """The current inventories' components of ``packages``, by asset, with the assets locked.
+
+    On PostgreSQL the assets are locked (in id order) as an upload locks its asset, so an
+    upload and a refresh of the same asset run one after the other. The components are read
+    first and the read is repeated if an upload committed a newer inventory meanwhile (rare):
+    reading once, locking by primary key and checking the versions costs less than a second
+    pass over the package index.
+    """
+    held, versions = _held_components(session, packages)
+    if session.get_bind().dialect.name != "postgresql" or not held:
+        return held  # SQLite writes one transaction at a time
+    ids = bindparam("ids", sorted(held), type_=postgresql.ARRAY(Integer))
+    inventory = models.Inventory
+    session.execute(
+        select(models.Asset.id)
+        .where(models.Asset.id == any_(ids))
+        .order_by(models.Asset.id)
+        .with_for_update()
+    ).all()
+    newest = session.execute(
+        select(inventory.asset_id, func.max(inventory.version))
+        .where(inventory.asset_id == any_(ids))
+        .group_by(inventory.asset_id)
+    )
+    if any(versions[asset_id] != version for asset_id, version in newest):
+        held, _ = _held_components(session, packages)
+    return held
+
+
+def _held_components(
+    session: Session, packages: set[Package]
+) -> tuple[dict[int, list[Component]], dict[int, int]]:
+    """``{asset id: its current inventory's components of packages}`` and the inventory
+    versions read, in one query per chunk of names.
+
+    The query starts from the package index and keeps a row when no newer inventory of its
+    asset exists (an index probe each): joining a ``max(version)`` per asset instead made
+    PostgreSQL walk every inventory when its estimate for a popular package was low.
+    """
+    inventory, component = models.Inventory, models.InventoryComponent
+    newer = aliased(models.Inventory)
+    is_current = ~(
+        select(newer.id)
+        .where(newer.asset_id == inventory.asset_id, newer.version > inventory.version)
+        .exists()
+    )
+    columns = (
+        inventory.asset_id,
+        inventory.version,
+        component.display_name,
+        component.version,
+        component.ecosystem,
+        component.purl,
+        component.release,
+    )
+    held: dict[int, list[Component]] = {}
+    versions: dict[int, int] = {}
+    shared: dict[tuple[str, str, str, str | None, str | None], Component] = {}
+    for ecosystem, names in _by_ecosystem(packages):
+        for part in store.chunks(names, 500):
             rows = session.execute(
-                select(models.Inventory.asset_id, component)
-                .join(models.Inventory, models.Inventory.id == component.inventory_id)
-                .join(
-                    latest,
-                    (latest.c.asset_id == models.Inventory.asset_id)
-                    & (latest.c.version == models.Inventory.version),
-                )
-                .where(component.ecosystem == ecosystem, component.name.in_(part))
+                select(*columns)
+                .join(inventory, inventory.id == component.inventory_id)
+                .where(component.ecosystem == ecosystem, component.name.in_(part), is_current)
+                .order_by(inventory.asset_id, component.id)
             )
-            for asset_id, row in rows:
-                held.setdefault(asset_id, []).append(
-                    Component(
-                        name=row.display_name,
-                        version=row.version,
-                        ecosystem=row.ecosystem,
-                        purl=row.purl,
-                        release=row.release,
+            for asset_id, inventory_version, name, version, eco, purl, release in rows:
+                identity = (name, version, eco, purl, release)
+                item = shared.get(identity)
+                if item is None:
+                    item = shared[identity] = Component(
+                        name=name, version=version, ecosystem=eco, purl=purl, release=release
                     )
-                )
-    for asset_id, components in sorted(held.items()):
-        found, _ = _match(session, components, why)
-        counts.add(sync_findings(session, asset_id, found, now, why, scope=packages))
-        session.flush()
-        assess_asset(session, asset_id, policies or policy_set(None), now, why)
-    return counts
+                held.setdefault(asset_id, []).append(item)
+                versions[asset_id] = inventory_version
+    return held, versions
+
+
+def _match_held(
+    session: Session, held: Mapping[int, Sequence[Component]], why: str
+) -> dict[int, list[FoundVulnerability]]:
+    """Match each distinct component once and fan its findings out to the assets holding it.
+
+    Per asset, the result is what :func:`_match` gives for that asset's components: one
+    finding per (package-version, vulnerability), the first component's spelling kept.
+    """
+    unique = list(dict.fromkeys(c for components in held.values() for c in components))
+    position = {component: i for i, component in enumerate(unique)}
+    resolved = [package_version_of(c) for c in unique]
+    wanted = {(p.ecosystem, p.name) for p in resolved if not isinstance(p, str)}
+    index = AdvisoryIndex(store.affected_entries(session, wanted))
+    results = match_components(unique, index, resolved)
+    records = {hit.entry.advisory_id for r in results for hit in r.result.hits}
+    advisories = store.advisory_summaries(session, records)
+    cves = {i for info in advisories.values() for i in info.ids if i.startswith("CVE-")}
+    kev = store.kev_entries(session, cves)
+    epss = store.epss_scores(session, cves)
+    cvss = store.cve_severity(session, cves)
+    per_component: dict[int, list[FoundVulnerability]] = {}
+    for result in results:
+        if result.result.hits:
+            found, _ = build_findings(why, [result], advisories, kev, epss, cvss)
+            per_component[result.index] = found
+    matched: dict[int, list[FoundVulnerability]] = {}
+    for asset_id, components in held.items():
+        chosen: dict[tuple[str, str, str, str], FoundVulnerability] = {}
+        for component in components:
+            i = position[component]
+            package = resolved[i]
+            if isinstance(package, str):
+                continue
+            for item in per_component.get(i, ()):
+                identity = (package.ecosystem, package.name, package.version, item.vulnerability)
+                chosen.setdefault(identity, item)
+        matched[asset_id] = list(chosen.values())
+    return matched
+
+
+def _records_written_since(session: Session, records: set[str], now: datetime) -> set[str]:
+    """The advisory records among ``records`` stored at or after ``now`` (by this load)."""
+    table = models.Advisory
+    fresh: set[str] = set()
+    for part in store.chunks(sorted(records), 900):
+        fresh.update(
+            session.scalars(select(table.id).where(table.id.in_(part), table.loaded_at >= now))
+        )
+    return fresh
