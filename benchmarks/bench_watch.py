@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def seed_lines() -> list[tuple[str, str, str]]:
 
 def build_log(lines: int, clients: int) -> list[str]:
     """``lines`` combined lines, one second of log time per 50 lines, over ``clients`` addresses
-    (attack replays) plus human sessions, in time order."""
+    (attack replays) plus human sessions, in time order; the same lines in every process (the
+    address spreading uses CRC-32, not the per-process randomised ``hash``), so the regression
+    fixture of tests/monitoring/assets can be built from it."""
     seeds = seed_lines()
     start = datetime(2024, 1, 1, tzinfo=UTC)
     out = []
@@ -71,7 +74,8 @@ def build_log(lines: int, clients: int) -> list[str]:
             out.append(f"{client} - - [{stamp}] {request}")
         else:
             seed_client, middle, rest = seeds[(n // 2) % len(seeds)]
-            index = (n // 2 // len(seeds) * 7919 + hash(seed_client) % 1000) % clients
+            spread = zlib.crc32(seed_client.encode()) % 1000
+            index = (n // 2 // len(seeds) * 7919 + spread) % clients
             client = f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256}"
             out.append(f"{client} {middle}[{stamp}] {rest}")
     return out

@@ -36,6 +36,19 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
         ["--scale", "0.1"],
         ["national.json", "national_scale_0.1.json"],
     ),
+    "advisory_change": (
+        "bench_advisory_change.py",
+        [],
+        ["--assets", "1000", "--runs", "4"],
+        ["advisory_change.json", "advisory_change_1000.json"],
+    ),
+    "recompute": (
+        "bench_recompute.py",
+        ["--runs", "3"],
+        ["--findings", "100000", "--assets", "1000", "--runs", "1", "--baseline", "5000"],
+        ["recompute.json", "recompute_100000.json"],
+    ),
+    "watch": ("bench_watch.py", ["--runs", "3"], ["--lines", "100000"], ["watch.json"]),
     # reports, not gates
     "cisa_agreement": ("report_cisa_agreement.py", [], [], ["cisa_agreement.json"]),
     "backtest_kev": ("backtest_kev.py", [], [], ["backtest_kev.json"]),
@@ -59,7 +72,7 @@ def run(name: str, quick: bool) -> dict[str, Any]:
 
 def result_of(name: str, quick: bool) -> tuple[Path, dict[str, Any]] | None:
     files = SCRIPTS[name][3]
-    if name == "national" and quick:
+    if name in {"national", "recompute"} and quick:
         files = files[::-1]
     for file in files:
         path = RESULTS / file

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sakimori.monitoring.detectors import DetectorConfig
+from sakimori.monitoring.detectors import DetectorConfig, DetectorSet
 from sakimori.monitoring.detectors.assets import AssetsDetector
 from sakimori.monitoring.detectors.breadth import BreadthDetector
 from sakimori.monitoring.detectors.interface import BoundedMap
@@ -93,8 +93,21 @@ def test_state_stays_bounded_with_many_clients() -> None:
         for detector in detectors:
             detector.feed(record)
     maps = [m for d in detectors for m in vars(d).values() if isinstance(m, BoundedMap)]
-    assert len(maps) == 4
+    assert len(maps) == 3  # rate keeps bucket and timing in one object per address
     assert all(len(m) == 100 for m in maps)
+
+
+def test_detector_set_state_stays_bounded_with_many_clients() -> None:
+    config = DetectorConfig(max_clients=100)
+    detectors = DetectorSet(config)
+    for i in range(5000):
+        client = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
+        detectors.feed(http(i * 0.001, f"/x{i}", client=client, status=404))
+        detectors.feed(http(i * 0.001, "/.env", client=client, status=404, agent=f"bot/{i}"))
+    assert len(detectors) == 100
+    assert all(
+        len(m) == 0 for d in detectors.all for m in vars(d).values() if isinstance(m, BoundedMap)
+    )  # the standalone maps stay unused: the set keeps one state per address
 
 
 def test_bounded_map_is_lru() -> None:

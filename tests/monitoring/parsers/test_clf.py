@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sakimori.monitoring.parsers.clf import CombinedParser, split_request
 from sakimori.monitoring.record import HTTP, Record
@@ -119,3 +121,13 @@ def test_bad_lines_are_errors(line: str) -> None:
 
 def test_blank_line_is_skipped() -> None:
     assert PARSER.parse("  \n", 1) == "blank line"
+
+
+@given(st.text(alphabet="GETPOS /?a b-_%\\", max_size=24))
+def test_fast_path_splits_the_request_as_split_request(request_line: str) -> None:
+    """The common-shape regex splits the request line itself; it must agree with
+    ``split_request`` (the variant path's splitter) on every request text."""
+    line = f'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "{request_line}" 200 1 "-" "x"'
+    record = CombinedParser().parse(line, 1)
+    assert isinstance(record, Record)
+    assert (record.method, record.path, record.query) == split_request(request_line)

@@ -8,8 +8,9 @@ a browser many years old (``stale_chrome_below``, ``stale_firefox_below``, MSIE)
 alone: legitimate scripts and old devices send them. They are returned as classes for the
 low-and-slow detector, which alerts when they come with other suspicious behaviour.
 
-Results are remembered per distinct user agent string (bounded). State: one ``BoundedMap`` of
-``max_clients`` request counts, only for addresses that sent a tool's agent.
+Results are remembered per distinct user agent string (bounded). State: a request count per
+address that sent a tool's agent (this detector's ``BoundedMap`` of ``max_clients`` when it
+runs alone, the shared per-client state under ``DetectorSet``).
 """
 
 from __future__ import annotations
@@ -108,8 +109,15 @@ class AgentDetector(Detector):
         if kind == TOOL:
             count = (self._counts.get(record.client) or 0) + 1
             self._counts.put(record.client, count)
-            if count >= self.config.agent_min_requests:
-                self.evidence(
-                    record.client, record, f"user agent of a scanning/exploit tool ({matched!r})"
-                )
+            self.step(record, count, matched)
         return (kind,)
+
+    def step(self, record: Record, count: int, matched: str) -> None:
+        """Take the ``count``-th request of an address with a tool's agent (``matched``). The
+        caller sweeps and keeps the count."""
+        if count >= self.config.agent_min_requests:
+            self.evidence(record.client, record, (_reason, matched))
+
+
+def _reason(matched: str) -> str:
+    return f"user agent of a scanning/exploit tool ({matched!r})"

@@ -10,8 +10,10 @@ cached are slower than that).
 
 Known limit: API-only hosts have no sub-resources; their machine clients match by design.
 
-State: one ``BoundedMap`` of ``max_clients`` (address, agent) keys; each holds five numbers,
-the first path, and a set of at most ``assets_min_distinct`` paths made at the second path.
+State: per (address, agent) — in this detector's ``BoundedMap`` of ``max_clients`` keys when
+it runs alone, under the address's shared state (up to 17 agents each) in ``DetectorSet``;
+each holds five numbers, the first path, and a set of at most ``assets_min_distinct`` paths
+made at the second path.
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ class _Pages:
         self.examples: list[str] = []
 
 
+def _reason(pages: int, distinct: int, agent: str) -> str:
+    return (
+        f"{pages} page requests to {distinct}+ paths, no CSS/JS/image/font "
+        f"(user agent {agent[:60]!r})"
+    )
+
+
 class AssetsDetector(Detector):
     name = "http-no-assets"
 
@@ -44,22 +53,28 @@ class AssetsDetector(Detector):
         self._clients: BoundedMap[_Pages] = BoundedMap(config.max_clients)
 
     def feed(self, record: Record) -> None:
-        config = self.config
-        ts = record.ts
-        self.sweep(ts)
+        self.sweep(record.ts)
         key = f"{record.client} {record.agent}"
         state = self._clients.get(key)
+        new = self.step(record, state, is_static(record.path))
+        if new is not state:
+            self._clients.put(key, new)
+
+    def step(self, record: Record, state: _Pages | None, static: bool) -> _Pages:
+        """Take one request of the (address, agent) whose state is ``state`` (``None`` at its
+        first); returns the state to keep. The caller sweeps."""
+        config = self.config
+        ts = record.ts
         if state is None or ts - state.start > config.assets_window:
             state = _Pages(record)
-            self._clients.put(key, state)
-        if is_static(record.path):
+        if static:
             state.statics += 1
-            return
+            return state
         state.pages += 1
         if ts > state.last_ts:
             state.last_ts = ts
         if state.statics:
-            return
+            return state
         paths = state.paths
         if paths is None:
             if record.path == state.first_path:
@@ -81,9 +96,9 @@ class AssetsDetector(Detector):
             self.evidence(
                 record.client,
                 record,
-                f"{state.pages} page requests to {distinct}+ paths, no CSS/JS/image/font "
-                f"(user agent {record.agent[:60]!r})",
+                (_reason, state.pages, distinct, record.agent),
                 first=state.first,
                 earlier=state.examples,
                 count=state.pages,
             )
+        return state

@@ -8,8 +8,9 @@ answered with a status at all), and the distinct paths among the latter. An aler
 requests. Requests that are not HTTP at all (binary, TLS to a plain port) count as errors with
 their raw text as the path.
 
-State: one ``BoundedMap`` of ``max_clients`` addresses; each holds a set of at most
-``breadth_min_paths`` paths (created at the first error answer), three numbers and up to
+State: one window per address (in this detector's ``BoundedMap`` of ``max_clients`` addresses
+when it runs alone, in the shared per-client state under ``DetectorSet``); each holds a set of
+at most ``breadth_min_paths`` paths (created at the first error answer), three numbers and up to
 ``examples`` example strings.
 """
 
@@ -33,6 +34,13 @@ class _Window:
         self.examples: list[str] = []
 
 
+def _reason(min_paths: int, errors: int, total: int, window: float) -> str:
+    return (
+        f"at least {min_paths} distinct non-static paths answered 3xx/4xx ({errors} of {total} "
+        f"requests) within {window:g}s"
+    )
+
+
 class BreadthDetector(Detector):
     name = "http-breadth"
 
@@ -43,17 +51,22 @@ class BreadthDetector(Detector):
     def feed(self, record: Record) -> None:
         if is_static(record.path):
             return
-        config = self.config
         self.sweep(record.ts)
-        client = record.client
-        window = self._clients.get(client)
+        window = self._clients.get(record.client)
+        new = self.step(record, window)
+        if new is not window:
+            self._clients.put(record.client, new)
+
+    def step(self, record: Record, window: _Window | None) -> _Window:
+        """Take one non-static request of the address whose window is ``window`` (``None`` at
+        its first); returns the window to keep. The caller sweeps."""
+        config = self.config
         if window is None or record.ts - window.start > config.breadth_window:
             window = _Window(record)
-            self._clients.put(client, window)
         window.total += 1
         status = record.status
         if not (status == 0 or 300 <= status < 500):
-            return
+            return window
         window.errors += 1
         paths = window.paths
         if paths is None:
@@ -67,12 +80,17 @@ class BreadthDetector(Detector):
             and window.errors >= config.breadth_min_error_share * window.total
         ):
             self.evidence(
-                client,
+                record.client,
                 record,
-                f"at least {config.breadth_min_paths} distinct non-static paths answered "
-                f"3xx/4xx ({window.errors} of {window.total} requests) within "
-                f"{config.breadth_window:g}s",
+                (
+                    _reason,
+                    config.breadth_min_paths,
+                    window.errors,
+                    window.total,
+                    config.breadth_window,
+                ),
                 first=window.first,
                 earlier=window.examples,
                 count=window.errors,
             )
+        return window

@@ -16,12 +16,22 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sakimori.monitoring.detectors.config import DetectorConfig
 from sakimori.monitoring.record import HTTP, Record
 
 V = TypeVar("V")
+
+#: Why an alert fired: the text, or ``(function, *arguments)`` that make it when the alert
+#: closes (evidence arrives on most attack lines; formatting a reason each time is wasted).
+Reason = str | tuple[Any, ...]
+
+
+def reason_text(reason: Reason) -> str:
+    if isinstance(reason, str):
+        return reason
+    return cast(str, reason[0](*reason[1:]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +111,7 @@ class _Open:
 
     __slots__ = ("client", "count", "examples", "first", "last", "last_ts", "reason")
 
-    def __init__(self, client: str, first: datetime, ts: float, reason: str) -> None:
+    def __init__(self, client: str, first: datetime, ts: float, reason: Reason) -> None:
         self.client = client
         self.first = first
         self.last = first
@@ -128,7 +138,7 @@ class Detector:
         self,
         client: str,
         record: Record,
-        reason: str,
+        reason: Reason,
         *,
         name: str | None = None,
         first: datetime | None = None,
@@ -152,12 +162,14 @@ class Detector:
                 self._close(*self._open.popitem(last=False))
         alert.count += 1
         alert.reason = reason
-        if record.ts >= alert.last_ts:
-            alert.last, alert.last_ts = record.time, record.ts
-        if len(alert.examples) < self.config.examples:
+        ts = record.ts
+        if ts >= alert.last_ts:
+            alert.last, alert.last_ts = record.time, ts
+        examples = alert.examples
+        if len(examples) < self.config.examples:
             text = example(record)
-            if text not in alert.examples:
-                alert.examples.append(text)
+            if text not in examples:
+                examples.append(text)
 
     def sweep(self, ts: float) -> None:
         """Close alerts idle for ``alert_idle`` seconds; cheap to call on every record."""
@@ -177,7 +189,7 @@ class Detector:
                 alert.last,
                 alert.count,
                 tuple(alert.examples),
-                alert.reason,
+                reason_text(alert.reason),
             )
         )
 

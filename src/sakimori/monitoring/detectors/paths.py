@@ -13,7 +13,8 @@ do; admin consoles, technology fingerprints and WordPress internals need three o
 count only when the site answered anything but 2xx/3xx (a site that has a WordPress admin
 answers its own admins with 200s; a scanner probing for one gets 404s).
 
-State: one ``BoundedMap`` of ``max_clients`` addresses, created at the first matching request;
+State: per address (this detector's ``BoundedMap`` of ``max_clients`` when it runs alone, the
+shared per-client state under ``DetectorSet``), created at the first matching request;
 each holds the distinct matching paths seen (at most 64), the score and the examples.
 """
 
@@ -91,13 +92,18 @@ class PathRules:
         key = (path, query)
         found = self._cache.get(key)
         if found is None:
-            lower = path.lower()
-            found = self._match(lower, query)
-            if not found and "%" in lower:
-                found = self._match(unquote(lower), query)
+            found = self.match(path, query)
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
             self._cache[key] = found
+        return found
+
+    def match(self, path: str, query: str = "") -> frozenset[str]:
+        """``classify`` without its cache (for callers that cache the result themselves)."""
+        lower = path.lower()
+        found = self._match(lower, query)
+        if not found and "%" in lower:
+            found = self._match(unquote(lower), query)
         return found
 
     def _match(self, lower: str, query: str) -> frozenset[str]:
@@ -171,16 +177,25 @@ class PathsDetector(Detector):
         found = self.rules.classify(record.path, record.query)
         if not found:
             return ()
+        probe = self._clients.get(record.client)
+        new, classes = self.step(record, probe, found)
+        if new is not probe and new is not None:
+            self._clients.put(record.client, new)
+        return classes
+
+    def step(
+        self, record: Record, probe: _Probe | None, found: frozenset[str]
+    ) -> tuple[_Probe | None, tuple[str, ...]]:
+        """Take one request whose path falls in the (non-empty) categories ``found``, for the
+        address whose state is ``probe``; returns the state to keep and the categories it
+        counted in. The caller sweeps."""
         if 200 <= record.status < 400:
             found = found - GATED
             if not found:
-                return ()
+                return probe, ()
         config = self.config
-        client = record.client
-        probe = self._clients.get(client)
         if probe is None or record.ts - probe.start > config.paths_window:
             probe = _Probe(record)
-            self._clients.put(client, probe)
         target = f"{record.path}?{record.query}" if record.query else record.path
         if target not in probe.paths and len(probe.paths) < _MAX_PATHS:
             probe.paths.add(target)
@@ -189,12 +204,18 @@ class PathsDetector(Detector):
             if len(probe.examples) < config.examples:
                 probe.examples.append(example(record))
         if probe.score >= config.paths_score - 1e-9:
+            # The reason reads the probe when the alert closes: once over the score, every
+            # change to it comes with evidence.
             self.evidence(
-                client,
+                record.client,
                 record,
-                f"{len(probe.paths)} distinct probe paths ({', '.join(sorted(probe.categories))})",
+                (_reason, probe),
                 first=probe.first,
                 earlier=probe.examples,
                 count=len(probe.paths),
             )
-        return tuple(sorted(found))
+        return probe, tuple(sorted(found))
+
+
+def _reason(probe: _Probe) -> str:
+    return f"{len(probe.paths)} distinct probe paths ({', '.join(sorted(probe.categories))})"

@@ -110,6 +110,15 @@ def classify(text: str) -> tuple[str, ...]:
     return found
 
 
+def _reason(found: tuple[str, ...]) -> str:
+    return f"payload in request: {', '.join(found)}"
+
+
+def _header_worth(header: str) -> bool:
+    """Whether a header may carry a JNDI or template payload (``${``, ``{{``, ``%24%7b``)."""
+    return "${" in header or "{{" in header or ("%" in header and "%24%7b" in header.lower())
+
+
 class PayloadDetector(Detector):
     name = "http-payload"
 
@@ -119,33 +128,49 @@ class PayloadDetector(Detector):
         self._header_cache: dict[str, tuple[str, ...]] = {}
         self._hits: dict[str, int] = {}
 
+    def target_classes(self, path: str, query: str) -> tuple[str, ...]:
+        """The payload classes of a raw request target, without cache."""
+        if _WORTH.search(path) or (query and _WORTH.search(query)):
+            passes = self.config.payload_decode_passes
+            text = normalise(path, passes)
+            if query:
+                text = f"{text}?{normalise(query, passes, plus=True)}"
+            return classify(text)
+        return ()
+
     def inspect(self, record: Record) -> tuple[str, ...]:
         """The payload classes of one request (target, user agent, referrer)."""
         key = (record.path, record.query)
         found = self._cache.get(key)
         if found is None:
-            found = ()
-            if _WORTH.search(record.path) or (record.query and _WORTH.search(record.query)):
-                passes = self.config.payload_decode_passes
-                text = normalise(record.path, passes)
-                if record.query:
-                    text = f"{text}?{normalise(record.query, passes, plus=True)}"
-                found = classify(text)
+            found = self.target_classes(record.path, record.query)
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
             self._cache[key] = found
+        return self.complete(record, found)
+
+    def complete(self, record: Record, found: tuple[str, ...]) -> tuple[str, ...]:
+        """``found`` (the target's classes) with what the method, the user agent and the
+        referrer add."""
         if record.method == "CONNECT" or record.path.startswith(("http://", "https://")):
             found += ("proxy",)  # an origin server is asked to act as a proxy
-        for header in (record.agent, record.referrer):
-            if header and ("${" in header or "{{" in header or "%24%7b" in header.lower()):
-                extra = self._header_cache.get(header)
-                if extra is None:
-                    extra = tuple(c for c in classify(normalise(header)) if c in {"jndi", "ssti"})
-                    if len(self._header_cache) >= _CACHE_MAX:
-                        self._header_cache.clear()
-                    self._header_cache[header] = extra
-                if extra:
-                    found = tuple(dict.fromkeys(found + extra))
+        agent = record.agent
+        if agent and _header_worth(agent):
+            found = self._with_header(found, agent)
+        referrer = record.referrer
+        if referrer and _header_worth(referrer):
+            found = self._with_header(found, referrer)
+        return found
+
+    def _with_header(self, found: tuple[str, ...], header: str) -> tuple[str, ...]:
+        extra = self._header_cache.get(header)
+        if extra is None:
+            extra = tuple(c for c in classify(normalise(header)) if c in {"jndi", "ssti"})
+            if len(self._header_cache) >= _CACHE_MAX:
+                self._header_cache.clear()
+            self._header_cache[header] = extra
+        if extra:
+            found = tuple(dict.fromkeys(found + extra))
         return found
 
     def feed(self, record: Record) -> tuple[str, ...]:
@@ -153,14 +178,19 @@ class PayloadDetector(Detector):
         self.sweep(record.ts)
         found = self.inspect(record)
         if found:
-            reason = f"payload in request: {', '.join(found)}"
-            if self.config.payload_min_hits <= 1:
-                self.evidence(record.client, record, reason)
-            else:
-                hits = self._hits.get(record.client, 0) + 1
-                if len(self._hits) >= self.config.max_clients:
-                    self._hits.clear()
-                self._hits[record.client] = hits
-                if hits >= self.config.payload_min_hits:
-                    self.evidence(record.client, record, reason)
+            self.step(record, found)
         return found
+
+    def step(self, record: Record, found: tuple[str, ...]) -> None:
+        """Take one request carrying the (non-empty) payload classes ``found``. The caller
+        sweeps."""
+        reason = (_reason, found)
+        if self.config.payload_min_hits <= 1:
+            self.evidence(record.client, record, reason)
+        else:
+            hits = self._hits.get(record.client, 0) + 1
+            if len(self._hits) >= self.config.max_clients:
+                self._hits.clear()
+            self._hits[record.client] = hits
+            if hits >= self.config.payload_min_hits:
+                self.evidence(record.client, record, reason)

@@ -13,8 +13,9 @@ exponentially weighted mean and variance (the last ``regular_min_gaps`` gaps or 
 with ``sleep(n)`` between requests has a coefficient of variation near zero, a person's clicks do
 not. Pollers (one URL on a timer) are regular too, so a minimum share of path changes is required.
 
-State: two ``BoundedMap``s of ``max_clients`` entries each — a float per address for the rate,
-a small object (six numbers and the last path) per address for the timing.
+State: one small object per address (the bucket's empty time, five timing numbers and the last
+path) — in this detector's ``BoundedMap`` of ``max_clients`` entries when it runs alone, in the
+shared per-client state when ``DetectorSet`` runs it (``step``).
 """
 
 from __future__ import annotations
@@ -25,16 +26,30 @@ from sakimori.monitoring.detectors.interface import BoundedMap, Detector
 from sakimori.monitoring.record import Record
 
 
-class _Timing:
-    __slots__ = ("changes", "gaps", "last_path", "last_ts", "mean", "var")
+class Pace:
+    """One address's bucket and timing."""
 
-    def __init__(self, ts: float, path: str) -> None:
+    __slots__ = ("changes", "empty_at", "gaps", "last_path", "last_ts", "mean", "var")
+
+    def __init__(self, ts: float, path: str, empty_at: float) -> None:
+        self.empty_at = empty_at
         self.last_ts = ts
         self.last_path = path
         self.gaps = 0
         self.mean = 0.0
         self.var = 0.0
         self.changes = 0.0
+
+
+def _rate_reason(per_second: float, burst: int) -> str:
+    return f"non-static requests faster than {per_second:g}/s after a burst of {burst}"
+
+
+def _regular_reason(mean: float, max_cv: float) -> str:
+    return (
+        f"non-static requests at machine-regular intervals (mean {mean:.1f}s, variation "
+        f"≤ {max_cv:.0%}) across paths"
+    )
 
 
 class RateDetector(Detector):
@@ -45,40 +60,47 @@ class RateDetector(Detector):
 
     def __init__(self, config: DetectorConfig) -> None:
         super().__init__(config)
-        self._empty_at: BoundedMap[float] = BoundedMap(config.max_clients)
-        self._timing: BoundedMap[_Timing] = BoundedMap(config.max_clients)
+        self._clients: BoundedMap[Pace] = BoundedMap(config.max_clients)
         self._cost = 1.0 / config.rate_per_second
         self._limit = config.rate_burst * self._cost
         self._alpha = 2.0 / (config.regular_min_gaps + 1)
+        self._rate_reason = (_rate_reason, config.rate_per_second, config.rate_burst)
 
     def feed(self, record: Record) -> None:
         if is_static(record.path):
             return
-        ts = record.ts
-        client = record.client
-        self.sweep(ts)
-        empty_at = self._empty_at.get(client)
-        empty_at = (ts if empty_at is None or empty_at < ts else empty_at) + self._cost
-        over = empty_at - ts > self._limit
-        if over:  # a full bucket does not fill further: it drains in burst / rate seconds
-            empty_at = ts + self._limit + self._cost
-        self._empty_at.put(client, empty_at)
-        if over:
-            self.evidence(
-                client,
-                record,
-                f"non-static requests faster than {self.config.rate_per_second:g}/s after a "
-                f"burst of {self.config.rate_burst}",
-                count=self.config.rate_burst + 1,
-            )
-        self._time(record, client, ts)
+        self.sweep(record.ts)
+        pace = self._clients.get(record.client)
+        new = self.step(record, pace)
+        if new is not pace:
+            self._clients.put(record.client, new)
 
-    def _time(self, record: Record, client: str, ts: float) -> None:
+    def step(self, record: Record, pace: Pace | None) -> Pace:
+        """Take one non-static request of the address whose state is ``pace`` (``None`` at its
+        first); returns the state to keep. The caller sweeps."""
+        ts = record.ts
+        if pace is None:
+            empty_at = ts + self._cost
+            pace = Pace(ts, record.path, empty_at)
+            if empty_at - ts > self._limit:  # only with a burst below one request
+                pace.empty_at = ts + self._limit + self._cost
+                self._over(record)
+            return pace
+        empty_at = pace.empty_at
+        empty_at = (ts if empty_at < ts else empty_at) + self._cost
+        if empty_at - ts > self._limit:  # a full bucket does not fill further
+            pace.empty_at = ts + self._limit + self._cost
+            self._over(record)
+        else:
+            pace.empty_at = empty_at
+        self._time(record, pace, ts)
+        return pace
+
+    def _over(self, record: Record) -> None:
+        self.evidence(record.client, record, self._rate_reason, count=self.config.rate_burst + 1)
+
+    def _time(self, record: Record, timing: Pace, ts: float) -> None:
         config = self.config
-        timing = self._timing.get(client)
-        if timing is None:
-            self._timing.put(client, _Timing(ts, record.path))
-            return
         gap = ts - timing.last_ts
         if gap < 0:
             gap = 0.0
@@ -101,9 +123,8 @@ class RateDetector(Detector):
             and timing.changes >= config.regular_min_path_changes
         ):
             self.evidence(
-                client,
+                record.client,
                 record,
-                f"non-static requests at machine-regular intervals (mean "
-                f"{timing.mean:.1f}s, variation ≤ {config.regular_max_cv:.0%}) across paths",
+                (_regular_reason, timing.mean, config.regular_max_cv),
                 name=self.regular,
             )

@@ -10,7 +10,8 @@ seconds and alerts at ``slow_min_classes``.
 A weak class alone (a generic client, an old browser) never gets there: it takes at least two
 more classes, and a legitimate client shows none.
 
-State: one ``BoundedMap`` of ``max_clients`` addresses, created at the first suspicious request;
+State: per address (this detector's ``BoundedMap`` of ``max_clients`` when it runs alone, the
+shared per-client state under ``DetectorSet``), created at the first suspicious request;
 each holds the set of classes seen (at most a few dozen names), two numbers and the examples.
 """
 
@@ -34,6 +35,12 @@ class _Classes:
         self.examples: list[str] = []
 
 
+def _reason(classes: set[str], window: float) -> str:
+    return f"{len(classes)} kinds of suspicious request within {window:g}s: " + ", ".join(
+        sorted(classes)
+    )
+
+
 class LowAndSlowDetector(Detector):
     name = "http-low-and-slow"
 
@@ -46,28 +53,33 @@ class LowAndSlowDetector(Detector):
 
     def observe(self, record: Record, classes: Iterable[str]) -> None:
         """Take one request with the suspicious classes the other detectors gave it."""
-        config = self.config
         self.sweep(record.ts)
-        client = record.client
-        state = self._clients.get(client)
+        state = self._clients.get(record.client)
+        new = self.step(record, state, classes)
+        if new is not state:
+            self._clients.put(record.client, new)
+
+    def step(self, record: Record, state: _Classes | None, classes: Iterable[str]) -> _Classes:
+        """``observe`` on the address's state (``None`` at its first suspicious request);
+        returns the state to keep. The caller sweeps."""
+        config = self.config
         if state is None or record.ts - state.start > config.slow_window:
             state = _Classes(record)
-            self._clients.put(client, state)
         state.count += 1
-        new = False
-        for name in classes:
-            if name not in state.classes:
-                state.classes.add(name)
-                new = True
-        if new and len(state.examples) < config.examples:
+        seen = state.classes
+        before = len(seen)
+        seen.update(classes)
+        if len(seen) != before and len(state.examples) < config.examples:
             state.examples.append(example(record))
-        if len(state.classes) >= config.slow_min_classes:
+        if len(seen) >= config.slow_min_classes:
+            # The reason reads the set when the alert closes: a window's set only grows with
+            # evidence, and a new window is a new set.
             self.evidence(
-                client,
+                record.client,
                 record,
-                f"{len(state.classes)} kinds of suspicious request within "
-                f"{config.slow_window:g}s: {', '.join(sorted(state.classes))}",
+                (_reason, seen, config.slow_window),
                 first=state.first,
                 earlier=state.examples,
                 count=state.count,
             )
+        return state

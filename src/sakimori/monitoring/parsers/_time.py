@@ -34,6 +34,11 @@ def _zone(text: str) -> tzinfo | None:
     return zone
 
 
+def clf_cache() -> dict[str, Stamp | None]:
+    """The memo of ``clf`` (read-only for callers: a hit without the function call)."""
+    return _clf_cache
+
+
 def clf(text: str) -> Stamp | None:
     """``10/Oct/2023:08:32:31 +0000`` (the Common Log Format's ``%t`` without brackets)."""
     try:

@@ -27,8 +27,12 @@ from sakimori.monitoring.parsers import _time
 from sakimori.monitoring.parsers.interface import LineParser, ParseResult, blank_or_none
 from sakimori.monitoring.record import HTTP, Record
 
+#: The common shape, with the request line split in the same match: ``METHOD target
+#: [PROTOCOL]`` (what ``split_request`` accepts) into method, path and query, or else the raw text.
 _FAST = re.compile(
-    r'(\S+) \S+ (\S+) \[([^\]]+)\] "([^"]*)" (\d{3}|-) (\d+|-)(?: "([^"]*)" "([^"]*)")?'
+    r"(\S+) \S+ (\S+) \[([^\]]+)\] "
+    r'"(?:([A-Z][A-Z_-]{0,19}) (?=[^ "])([^ ?"]*)(?:\?([^ "]*))?(?: [^ "]*)?|([^"]*))" '
+    r'(\d{3}|-) (\d+|-)(?: "([^"]*)" "([^"]*)")?'
 )
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
 _VARIANT = re.compile(
@@ -42,6 +46,7 @@ _VARIANT = re.compile(
     + ")?"
 )
 _METHOD = re.compile(r"[A-Z][A-Z_-]{0,19}\Z")
+_clf_cache = _time.clf_cache()
 
 
 def split_request(request: str) -> tuple[str, str, str]:
@@ -59,29 +64,51 @@ class CombinedParser(LineParser):
     name = "combined"
 
     def parse(self, line: str, number: int) -> ParseResult:
-        vhost = ""
         match = _FAST.match(line)
         if match is not None and (
-            match.group(7) is not None or line[match.end() : match.end() + 2] != ' "'
+            match.group(10) is not None or line[match.end() : match.end() + 2] != ' "'
         ):
-            client, user, stamp, request, status, size, referrer, agent = match.groups()
-        else:
-            match = _VARIANT.match(line)
-            if match is None:
-                return blank_or_none(line)
-            vhost, client, fields, stamp, request, status, size, referrer, agent = match.groups()
-            vhost = vhost or ""
-            fields = fields.split()  # ident and user, perhaps one more field, perhaps only one
-            user = fields[-1] if len(fields) > 1 else "-"
+            client, user, stamp, method, path, query, raw, status, size, referrer, agent = (
+                match.groups()
+            )
+            if method is None:
+                method, path, query = "", raw, ""
+            elif query is None:
+                query = ""
+            moment = _clf_cache.get(stamp) or _time.clf(stamp)
+            if moment is None:
+                return None
+            return Record(
+                HTTP,
+                moment[0],
+                moment[1],
+                client,
+                method,
+                path,
+                query,
+                0 if status == "-" else int(status),
+                0 if size == "-" else int(size),
+                "" if referrer is None or referrer == "-" else referrer,
+                "" if agent is None or agent == "-" else agent,
+                "",
+                "" if user == "-" else user,
+                "",
+                number,
+            )
+        return self._variant(line, number)
+
+    def _variant(self, line: str, number: int) -> ParseResult:
+        match = _VARIANT.match(line)
+        if match is None:
+            return blank_or_none(line)
+        vhost, client, fields, stamp, request, status, size, referrer, agent = match.groups()
+        vhost = vhost or ""
+        fields = fields.split()  # ident and user, perhaps one more field, perhaps only one
+        user = fields[-1] if len(fields) > 1 else "-"
         moment = _time.clf(stamp)
         if moment is None:
             return None
-        parts = request.split(" ")
-        if 2 <= len(parts) <= 3 and _METHOD.match(parts[0]) and parts[1]:
-            method = parts[0]
-            path, _, query = parts[1].partition("?")
-        else:
-            method, path, query = "", request, ""
+        method, path, query = split_request(request)
         return Record(
             HTTP,
             moment[0],
