@@ -144,33 +144,38 @@ def show(db: Database, finding_id: int) -> tuple[FindingView, list[TransitionVie
         ]
 
 
+def apply_move(session: Session, row: models.Finding, move: Move, now: datetime) -> None:
+    """Check ``move`` against the state of ``row`` (locked by the caller) and record it."""
+    check(State(row.state), move, now.date())
+    session.add(
+        models.FindingTransition(
+            finding_id=row.id,
+            at=now,
+            actor=move.actor,
+            from_state=row.state,
+            to_state=move.to.value,
+            note=move.note,
+        )
+    )
+    row.state = move.to.value
+    row.state_changed_at = now
+    row.closed_at = now if move.to in CLOSED else None
+    row.justification = move.justification if move.to is State.NOT_AFFECTED else None
+    if move.to is State.RISK_ACCEPTED:
+        row.risk_accepted_until, row.risk_accepted_by = move.expires, move.actor
+    else:
+        row.risk_accepted_until = row.risk_accepted_by = None
+    row.resolution = move.note or None if move.to in CLOSED else None
+    row.revision += 1
+
+
 def transition(
     db: Database, finding_id: int, move: Move, now: datetime | None = None
 ) -> FindingView:
     now = now or datetime.now(UTC)
     with db.transaction() as session:
         row = _row(session, finding_id, lock=True)
-        check(State(row.state), move, now.date())
-        session.add(
-            models.FindingTransition(
-                finding_id=row.id,
-                at=now,
-                actor=move.actor,
-                from_state=row.state,
-                to_state=move.to.value,
-                note=move.note,
-            )
-        )
-        row.state = move.to.value
-        row.state_changed_at = now
-        row.closed_at = now if move.to in CLOSED else None
-        row.justification = move.justification if move.to is State.NOT_AFFECTED else None
-        if move.to is State.RISK_ACCEPTED:
-            row.risk_accepted_until, row.risk_accepted_by = move.expires, move.actor
-        else:
-            row.risk_accepted_until = row.risk_accepted_by = None
-        row.resolution = move.note or None if move.to in CLOSED else None
-        row.revision += 1
+        apply_move(session, row, move, now)
         return _view(row, _asset_ref(session, row.asset_id))
 
 

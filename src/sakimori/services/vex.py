@@ -39,8 +39,9 @@ from sakimori.errors import Conflict, InvalidInput, NotFound, SakimoriError
 from sakimori.formats.limits import DEFAULT_LIMITS, Limits
 from sakimori.formats.vex import VexFormat, csaf_vex, cyclonedx_vex, detect, openvex, parse
 from sakimori.model.ecosystem import to_purl
-from sakimori.model.lifecycle import ALLOWED, CLOSED, Move, State, check
+from sakimori.model.lifecycle import ALLOWED, CLOSED, Move, State
 from sakimori.model.vex import VexDocument, VexProduct, VexStatement, VexStatus
+from sakimori.services.findings import apply_move
 from sakimori.services.organisations import organisation as find_organisation
 from sakimori.services.vex_export import derive, merge
 from sakimori.services.vex_match import from_data, same_package, same_vulnerability, to_data
@@ -383,7 +384,7 @@ def _apply(
         move = Move(State.ACKNOWLEDGED, actor.strip(), note)
     if move is None:
         return None
-    _record(session, finding, move, now)
+    apply_move(session, finding, move, now)
     return current
 
 
@@ -399,28 +400,6 @@ def _note(statement: VexStatement, document: VexDocument, source: str) -> str:
     if statement.action_statement:
         parts.append(f"action: {statement.action_statement}")
     return "; ".join(parts)
-
-
-def _record(session: Session, row: models.Finding, move: Move, now: datetime) -> None:
-    """Check and record one transition on a locked finding, as ``findings.transition`` does."""
-    check(State(row.state), move, now.date())
-    session.add(
-        models.FindingTransition(
-            finding_id=row.id,
-            at=now,
-            actor=move.actor,
-            from_state=row.state,
-            to_state=move.to.value,
-            note=move.note,
-        )
-    )
-    row.state = move.to.value
-    row.state_changed_at = now
-    row.closed_at = now if move.to in CLOSED else None
-    row.justification = move.justification if move.to is State.NOT_AFFECTED else None
-    row.risk_accepted_until = row.risk_accepted_by = None
-    row.resolution = move.note or None if move.to in CLOSED else None
-    row.revision += 1
 
 
 # -- export and list ------------------------------------------------------------------------------
