@@ -13,27 +13,10 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from sakimori.errors import ConfigurationError
+from sakimori.model import organisation
 
 #: Japan's fifteen critical-infrastructure sectors, by the keys ``model.organisation`` stores.
-JAPAN_CI_SECTORS: Final = frozenset(
-    {
-        "information_communications",
-        "finance",
-        "aviation",
-        "airports",
-        "railways",
-        "electric_power",
-        "gas",
-        "government",
-        "medical",
-        "water",
-        "logistics",
-        "chemicals",
-        "credit_cards",
-        "petroleum",
-        "ports",
-    }
-)
+JAPAN_CI_SECTORS: Final = frozenset(organisation.SECTORS)
 
 #: Weakness classes automated tools (scanners, exploit frameworks, LLM agents) exploit well.
 AI_ERA_CWES: Final = frozenset(

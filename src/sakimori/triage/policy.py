@@ -33,28 +33,13 @@ from operator import attrgetter
 from typing import Final, Literal
 
 from sakimori.errors import InvalidInput, MalformedDocument
+from sakimori.model import organisation
 
 BOD_OUTCOMES: Final = ("FSU", "60D", "14D", "3D", "3DF")
 DECISIONS: Final = ("Track", "Track*", "Attend", "Act")
 PRIORITIES: Final = ("Defer", "Scheduled", "Out-of-Cycle", "Immediate")
-#: Japan's critical-infrastructure sectors (NISC's fifteen), as policy files spell them.
-SECTORS: Final = (
-    "information_communications",
-    "finance",
-    "aviation",
-    "airports",
-    "railways",
-    "electric_power",
-    "gas",
-    "government",
-    "medical",
-    "water",
-    "logistics",
-    "chemicals",
-    "credit_cards",
-    "petroleum",
-    "ports",
-)
+#: Japan's critical-infrastructure sectors, as policy files spell them (the stored keys).
+SECTORS: Final = tuple(organisation.SECTORS)
 NO_DEADLINE: Final = "none"
 KEV_DUE_DATE: Final = "kev_due_date"
 
