@@ -554,6 +554,12 @@ def test_export_adds_the_findings_states_without_repeating_imported_ones(
     assert {v for v, _ in by_id} == {f.vulnerability for f in every}
     assert by_id["CVE-2021-45116", "affected"][2] == "Mitigated: WAF rule 12"
     assert by_id["CVE-2021-45115", "not_affected"][1] == "The password validators are not used."
+    # An open finding is exported as under investigation, which moves nothing when read back:
+    # the other organisation's copies of those findings are still open.
+    still_open = {f.vulnerability for f in every if f.state == "open"}
+    assert still_open
+    assert {v for v, status in by_id if status == "under_investigation"} == still_open
+    assert all(finding_of(db, v, OTHER).state == "open" for v in still_open)
 
 
 def test_export_of_an_asset_takes_organisation_wide_statements_for_its_products(

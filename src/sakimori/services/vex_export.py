@@ -2,10 +2,11 @@
 
 A finding's state becomes a statement about its vulnerability (id and aliases) in its package
 (purl): ``not_affected`` (with its justification, the resolution note as impact statement) →
-``not_affected``; ``fixed`` → ``fixed``; every other state → ``affected``, with an action
-statement saying where the remediation stands. A derived statement is left out when an imported
-statement about the same vulnerability and package already has its status (and, for
-``not_affected``, its justification).
+``not_affected``; ``fixed`` → ``fixed``; ``open`` → ``under_investigation`` (the operator has
+not looked at it yet, so the export claims nothing: re-importing it moves no finding); every other
+state → ``affected``, with an action statement saying where the remediation stands. A derived
+statement is left out when an imported statement about the same vulnerability and package already
+has its status (and, for ``not_affected``, its justification).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from sakimori.services.vex_match import same_package, same_vulnerability, to_dat
 from sakimori.store import models
 
 _ACTIONS = {
-    State.OPEN: "Reported to the operator; remediation has not started yet.",
     State.ACKNOWLEDGED: "Acknowledged by the operator; remediation is being planned.",
     State.IN_PROGRESS: "Remediation is in progress.",
     State.FIX_APPLIED: "A fix has been applied; it is verified by the next inventory.",
@@ -74,6 +74,8 @@ def _statement(finding: models.Finding, purl: str, author: str) -> VexStatement:
         status, impact, action = VexStatus.NOT_AFFECTED, finding.resolution, None
     elif state is State.FIXED:
         status, impact, action = VexStatus.FIXED, None, finding.resolution
+    elif state is State.OPEN:
+        status, impact, action = VexStatus.UNDER_INVESTIGATION, None, None
     else:
         status, impact, action = VexStatus.AFFECTED, None, _action(finding, state)
     return VexStatement(
