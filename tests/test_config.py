@@ -1,4 +1,4 @@
-"""Settings read from the environment: the CVE record sets ``intel sync`` fetches."""
+"""Settings read from the environment and the settings file."""
 
 from __future__ import annotations
 
@@ -42,3 +42,16 @@ def test_an_unknown_record_set_is_refused_with_the_choices(tmp_path: Path) -> No
 def test_the_settings_file_names_record_sets_too(tmp_path: Path) -> None:
     (tmp_path / "sakimori.toml").write_text('cve_sources = "cvelistV5"\n')
     assert load(tmp_path).cve_sources == ("cvelistV5",)
+
+
+def test_fetch_retries_default_to_three_and_may_be_zero(tmp_path: Path) -> None:
+    assert load(tmp_path).http_retries == 3
+    assert load(tmp_path, SAKIMORI_HTTP_RETRIES="0").http_retries == 0
+    (tmp_path / "sakimori.toml").write_text("http_retries = 5\n")
+    assert load(tmp_path).http_retries == 5
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_bad_retry_counts_are_refused_by_name(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigurationError, match="SAKIMORI_HTTP_RETRIES"):
+        load(tmp_path, SAKIMORI_HTTP_RETRIES=value)

@@ -12,6 +12,8 @@ Environment variables win over the file (``SAKIMORI_CONFIG``, default
     SAKIMORI_MAX_INPUT_BYTES  largest inventory / intel document accepted (default 256 MiB)
     SAKIMORI_MAX_COMPONENTS   most components in one inventory (default 1,000,000)
     SAKIMORI_HTTP_TIMEOUT     seconds to wait for a feed to connect / send data (default 30)
+    SAKIMORI_HTTP_RETRIES     retries of a feed after a connection error, timeout, 429 or 5xx,
+                              waiting 1, 2, 4 … seconds (default 3; 0 to fail at once)
     SAKIMORI_POLICY           deadline policy: a built-in preset or a policy-set TOML file
     SAKIMORI_CVE_SOURCES      comma-separated CVE record sets ``intel sync`` fetches:
                               vulnrichment (CISA, default), cvelistV5 (the CVE Program's
@@ -53,6 +55,7 @@ class Settings:
     mirror: str | None = None
     osv_ecosystems: tuple[str, ...] = DEFAULT_OSV_ECOSYSTEMS
     http_timeout: float = 30.0
+    http_retries: int = 3
     #: Deadline policy: a built-in preset name or a policy-set TOML file (docs/policies.md).
     policy: str = "cisa-bod-26-04"
     #: CVE record sets that ``intel sync`` fetches (``sakimori.intel.sources.cve.RECORD_SETS``).
@@ -81,6 +84,7 @@ class Settings:
         if max_components is not None:
             limits = replace(limits, max_components=int(max_components))
         timeout = _number(pick("http_timeout"), "SAKIMORI_HTTP_TIMEOUT")
+        retries = _count(pick("http_retries"), "SAKIMORI_HTTP_RETRIES")
         cve_sources = env.get("SAKIMORI_CVE_SOURCES", file_values.get("cve_sources"))
         return cls(
             home=home,
@@ -92,6 +96,7 @@ class Settings:
                 else DEFAULT_OSV_ECOSYSTEMS
             ),
             http_timeout=30.0 if timeout is None else timeout,
+            http_retries=3 if retries is None else retries,
             policy=pick("policy") or "cisa-bod-26-04",
             cve_sources=_cve_sources(cve_sources),
             limits=limits,
@@ -143,4 +148,16 @@ def _number(value: str | None, name: str) -> float | None:
         raise ConfigurationError(f"{name}={value!r} is not a number") from None
     if number <= 0:
         raise ConfigurationError(f"{name}={value!r} must be greater than zero")
+    return number
+
+
+def _count(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigurationError(f"{name}={value!r} is not a whole number") from None
+    if number < 0:
+        raise ConfigurationError(f"{name}={value!r} must not be negative")
     return number

@@ -61,6 +61,7 @@ def sync_feeds(
         FetchSettings(
             read_timeout=settings.http_timeout,
             connect_timeout=min(10.0, settings.http_timeout),
+            retries=settings.http_retries,
             max_body_bytes=max(settings.limits.max_bytes, 1024 * 1024 * 1024),
         )
     )
