@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.main
 
 from sakimori import __version__
 from sakimori.errors import SakimoriError
@@ -31,6 +32,7 @@ app = typer.Typer(
 
 class _State:
     verbose = False
+    command: Any = None  # the Click command built from ``app``, once per process
 
 
 def _version(value: bool) -> None:
@@ -72,10 +74,18 @@ def _register() -> None:
     app.command("watch")(watch.watch)
 
 
+def _command() -> Any:
+    """The Click command of ``app``: built once, since building it inspects every command's
+    signature (tens of milliseconds, paid again by every in-process call otherwise)."""
+    if _State.command is None:
+        _register()
+        _State.command = typer.main.get_command(app)
+    return _State.command
+
+
 def main() -> None:
-    _register()
     try:
-        code = app(standalone_mode=False)
+        code = _command()(standalone_mode=False)
     except SakimoriError as exc:
         if _State.verbose:
             logging.getLogger("sakimori").exception("error")
