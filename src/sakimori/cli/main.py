@@ -60,7 +60,7 @@ def _main(
 
 
 def _register() -> None:
-    from sakimori.cli import finding, intel, registry, report, scan, triage, vex, watch
+    from sakimori.cli import finding, intel, probe, registry, report, scan, triage, vex, watch
 
     app.add_typer(intel.app, name="intel")
     app.command("scan")(scan.scan)
@@ -72,6 +72,7 @@ def _register() -> None:
     app.add_typer(triage.app, name="triage")
     app.add_typer(vex.app, name="vex")
     app.command("watch")(watch.watch)
+    app.command("probe")(probe.probe)
 
 
 def _command() -> Any:
