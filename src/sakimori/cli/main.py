@@ -60,7 +60,18 @@ def _main(
 
 
 def _register() -> None:
-    from sakimori.cli import finding, intel, probe, registry, report, scan, triage, vex, watch
+    from sakimori.cli import (
+        finding,
+        intel,
+        probe,
+        registry,
+        report,
+        scan,
+        triage,
+        updates,
+        vex,
+        watch,
+    )
 
     app.add_typer(intel.app, name="intel")
     app.command("scan")(scan.scan)
@@ -73,6 +84,7 @@ def _register() -> None:
     app.add_typer(vex.app, name="vex")
     app.command("watch")(watch.watch)
     app.command("probe")(probe.probe)
+    app.add_typer(updates.app, name="updates")
 
 
 def _command() -> Any:
