@@ -1,10 +1,10 @@
 """Run every benchmark, then write ``results/summary.json`` and ``results/summary.md``.
 
 The scripts run one after the other in fresh interpreters (they would disturb each other's
-timings otherwise): ``bench_versions.py`` (if present), ``bench_scan.py``, ``bench_matching.py``,
-``bench_intel_load.py`` and ``bench_national.py``. The summary gathers the ``targets`` rows each
-script writes into its JSON file (figure, value, target, met) and adds the version-key figures
-of ``versions.json``; ``summary.md`` is a Markdown table for the README's performance section.
+timings otherwise): every script in ``SCRIPTS`` below, in that order. The summary gathers the
+``targets`` rows each script writes into its JSON file (figure, value, target, met) and adds the
+version-key figures of ``versions.json``; ``summary.md`` is a Markdown table for the README's
+performance section.
 
 Run: ``.venv/bin/python benchmarks/run_all.py [--quick] [--only scan matching ...]
 [--summary-only]``. ``--quick`` runs the national benchmark at ``--scale 0.1`` and the others
@@ -49,6 +49,8 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
         ["recompute.json", "recompute_100000.json"],
     ),
     "watch": ("bench_watch.py", ["--runs", "3"], ["--lines", "100000"], ["watch.json"]),
+    "probe": ("bench_probe.py", ["--runs", "3"], ["--runs", "1"], ["probe.json"]),
+    "updates": ("bench_updates.py", ["--runs", "5"], ["--runs", "3"], ["updates.json"]),
     # reports, not gates
     "cisa_agreement": ("report_cisa_agreement.py", [], [], ["cisa_agreement.json"]),
     "backtest_kev": ("backtest_kev.py", [], [], ["backtest_kev.json"]),
