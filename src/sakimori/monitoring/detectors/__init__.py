@@ -14,12 +14,14 @@ http-low-and-slow        several different suspicious classes from one address  
 ssh-bruteforce           SSH failures over a leaky-bucket rate                         ssh
 ssh-slow-bruteforce      the same, paced slowly                                        ssh
 ssh-spray                SSH failures for many distinct users                          ssh
+sigma                    requests matching Sigma rules (passed in as ``extra``)        ../sigma
 =======================  ============================================================  =======
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from sakimori.monitoring.detectors.agents import TOOL, AgentDetector
 from sakimori.monitoring.detectors.assets import AssetsDetector, _Pages
@@ -78,7 +80,10 @@ class DetectorSet:
     requests it needs (``step``), and sweeps its idle alerts exactly when it would alone.
     """
 
-    def __init__(self, config: DetectorConfig | None = None) -> None:
+    def __init__(
+        self, config: DetectorConfig | None = None, extra: Sequence[Detector] = ()
+    ) -> None:
+        """``extra``: more detectors fed every HTTP request as it is (e.g. ``sigma``)."""
         self.config = config = config or DetectorConfig()
         self.rate = RateDetector(config)
         self.breadth = BreadthDetector(config)
@@ -97,7 +102,9 @@ class DetectorSet:
             self.agents,
             self.slow,
             self.ssh,
+            *extra,
         )
+        self._extra = tuple(extra)
         self._clients: OrderedDict[str, _Client] = OrderedDict()
         self._max_clients = max(1, config.max_clients)
         self._kinds: dict[tuple[str, str], Kinds] = {}
@@ -114,6 +121,8 @@ class DetectorSet:
         if record.kind != HTTP:
             self.ssh.feed(record)
             return
+        for detector in self._extra:
+            detector.feed(record)
         ts = record.ts
         path = record.path
         kinds = self._kinds.get((path, record.query))
