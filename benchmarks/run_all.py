@@ -49,6 +49,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
         ["recompute.json", "recompute_100000.json"],
     ),
     "watch": ("bench_watch.py", ["--runs", "3"], ["--lines", "100000"], ["watch.json"]),
+    "follow_latency": ("bench_follow_latency.py", [], ["--runs", "10"], ["follow_latency.json"]),
     "probe": ("bench_probe.py", ["--runs", "3"], ["--runs", "1"], ["probe.json"]),
     "updates": ("bench_updates.py", ["--runs", "5"], ["--runs", "3"], ["updates.json"]),
     # reports, not gates
