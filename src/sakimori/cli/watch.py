@@ -4,6 +4,7 @@ in batch or following the logs live, with the built-in detectors and Sigma rules
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sakimori.errors import ConfigurationError, InvalidInput
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from sakimori.monitoring.detectors import Alert
@@ -182,12 +185,18 @@ def load_sigma(paths: Sequence[Path], *, strict: bool) -> list[CompiledRule]:
     from sakimori.monitoring.sigma import load_rule_paths
 
     load = load_rule_paths(paths)
+    # Rules written for other log sources (proxies, error logs) are counted in the summary and
+    # listed only with --verbose; a web rule that cannot run is a warning of its own.
+    cannot_run = [p for p in load.problems if not p.other_log_source]
     for problem in load.problems:
-        typer.echo(f"sakimori: warning: sigma: {problem}", err=True)
+        if problem.other_log_source:
+            log.info("sigma: %s", problem)
+        else:
+            typer.echo(f"sakimori: warning: sigma: {problem}", err=True)
     typer.echo(f"sakimori: {load.summary()}", err=True)
-    if strict and load.problems:
+    if strict and cannot_run:
         raise ConfigurationError(
-            f"{len(load.problems)} Sigma rules cannot run", hint="see the warnings above"
+            f"{len(cannot_run)} Sigma rules cannot run", hint="see the warnings above"
         )
     if not load.rules:
         raise ConfigurationError("no Sigma rule to run", where=", ".join(map(str, paths)))

@@ -82,6 +82,10 @@ class Unsupported(Exception):
     """The rule uses something this evaluator does not do; ``str()`` says what."""
 
 
+class OtherLogSource(Unsupported):
+    """The rule is written for another log source (a proxy, an error log): not one we read."""
+
+
 @dataclass(frozen=True)
 class Leaf:
     """One test of one field key.
@@ -155,7 +159,7 @@ def compile_rule(rule: SigmaRule, origin: str) -> CompiledRule:
             )
             if value
         )
-        raise Unsupported(f"log source {what or 'none'} is not a web server access log")
+        raise OtherLogSource(f"log source {what or 'none'} is not a web server access log")
     trees = []
     try:
         for condition in rule.detection.parsed_condition:

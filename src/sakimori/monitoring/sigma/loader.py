@@ -23,7 +23,13 @@ from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
 from sakimori.errors import InvalidInput, NotFound
-from sakimori.monitoring.sigma.compiler import CompiledRule, Unsupported, compile_rule, rule_id
+from sakimori.monitoring.sigma.compiler import (
+    CompiledRule,
+    OtherLogSource,
+    Unsupported,
+    compile_rule,
+    rule_id,
+)
 
 #: The largest rule file read (a Sigma rule is a few kilobytes).
 MAX_RULE_BYTES = 1 << 20
@@ -41,6 +47,8 @@ class LoadProblem:
     rule_id: str  # "" when the document has none (or is not a rule)
     title: str
     reason: str
+    #: The rule is for another log source (a proxy, an error log): not ours to run.
+    other_log_source: bool = False
 
     def __str__(self) -> str:
         name = f"{self.title!r}" if self.title else "(no title)"
@@ -125,5 +133,13 @@ def load_rule_sources(sources: Iterable[RuleSource]) -> RuleLoad:
             try:
                 load.rules.append(compile_rule(rule, origin))
             except Unsupported as exc:
-                load.problems.append(LoadProblem(origin, rule_id(rule), rule.title, str(exc)))
+                load.problems.append(
+                    LoadProblem(
+                        origin,
+                        rule_id(rule),
+                        rule.title,
+                        str(exc),
+                        other_log_source=isinstance(exc, OtherLogSource),
+                    )
+                )
     return load
