@@ -50,11 +50,13 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     ),
     "watch": ("bench_watch.py", ["--runs", "3"], ["--lines", "100000"], ["watch.json"]),
     "follow_latency": ("bench_follow_latency.py", [], ["--runs", "10"], ["follow_latency.json"]),
+    "cpe": ("bench_cpe.py", ["--runs", "3"], ["--runs", "1", "--replicas", "10"], ["cpe.json"]),
     "probe": ("bench_probe.py", ["--runs", "3"], ["--runs", "1"], ["probe.json"]),
     "updates": ("bench_updates.py", ["--runs", "5"], ["--runs", "3"], ["updates.json"]),
     # reports, not gates
     "cisa_agreement": ("report_cisa_agreement.py", [], [], ["cisa_agreement.json"]),
     "backtest_kev": ("backtest_kev.py", [], [], ["backtest_kev.json"]),
+    "kev_normaliser": ("report_kev_normaliser.py", [], [], ["kev_normaliser.json"]),
 }
 
 
