@@ -3,8 +3,11 @@
 Prints per-category true- and false-positive rates and the OWASP score (mean over categories of
 TPR - FPR, x 100) in strict mode (the exact CWE) and lenient mode (the CWE's family), for our engine
 and for Bandit run in the same process tree; the time each takes on the corpus (median of several
-runs); recall on SecurityEval beside Bandit's; and the time on a large real project (SQLAlchemy
-from the virtualenv, its line count measured). Writes benchmarks/results/probe.json.
+runs); recall on SecurityEval beside Bandit's; the time on a large real project (SQLAlchemy
+from the virtualenv, its line count measured); the score of the engine's findings merged with
+Bandit's as ``sakimori probe`` merges them (how many were folded into the engine's, how many
+added); and the time the patch gate takes to judge a right and a wrong patch on the gate fixture
+(scratch copy, engine re-run, the fixture's tests). Writes benchmarks/results/probe.json.
 
 Usage: .venv/bin/python benchmarks/bench_probe.py [--runs N]
 """
@@ -23,7 +26,16 @@ from typing import Any
 from _common import DATA, ROOT, machine, print_targets, stats, table, target, write_result
 from _sast_score import flagged_by_bandit, flagged_by_probe, load_bandit
 from sakimori.probe import scoring
+from sakimori.probe.external import run_external
+from sakimori.probe.findings import ProbeReport
+from sakimori.probe.gate import Gate, GateSettings
 from sakimori.probe.scan import probe_tree
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tests.probe import gate_patches  # the patches the gate tests judge
+
+GATE_FIXTURE = ROOT / "tests" / "probe" / "fixtures" / "gate"
 
 BANDIT = ROOT / ".venv" / "bin" / "bandit"
 FLAWGARDEN = DATA / "sast" / "flawgarden-mutated"
@@ -66,6 +78,32 @@ def scores(cases: list[scoring.Case], flagged: dict[str, set[int]]) -> dict[str,
     return result
 
 
+def merged_with_bandit(report: ProbeReport) -> tuple[ProbeReport, dict[str, int]]:
+    """The engine's report with Bandit's findings merged in, and how the merge went."""
+    merged = ProbeReport(root=report.root, findings=list(report.findings))
+    run_external(FLAWGARDEN, merged, bandit=True)
+    folded = sum(1 for f in merged.findings if "bandit" in f.also)
+    added = sum(1 for f in merged.findings if f.tool == "bandit")
+    return merged, {"folded_into_engine_findings": folded, "added": added}
+
+
+def gate_times(runs: int) -> dict[str, Any]:
+    """Seconds the gate takes to accept the right patch and to reject one that fixes nothing."""
+    baseline = probe_tree(GATE_FIXTURE)
+    (finding,) = [f for f in baseline.findings if f.rule_id == "PY-SQLI"]
+    settings = GateSettings(test_command=(sys.executable, "selftest.py"), test_timeout=120)
+    times: dict[str, list[float]] = {"accept_right_patch_s": [], "reject_wrong_patch_s": []}
+    for _ in range(runs):
+        gate = Gate(GATE_FIXTURE, baseline, probe_tree, settings)
+        started = time.perf_counter()
+        assert gate.check(gate_patches.RIGHT, finding).accepted
+        times["accept_right_patch_s"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        assert not gate.check(gate_patches.STILL_VULNERABLE, finding).accepted
+        times["reject_wrong_patch_s"].append(time.perf_counter() - started)
+    return {name: stats(values) for name, values in times.items()}
+
+
 def securityeval_expected() -> dict[str, int]:
     expected: dict[str, int] = {}
     base = SECURITYEVAL / "Testcases_Insecure_Code"
@@ -96,10 +134,12 @@ def main() -> None:
         bandit_times.append(elapsed)
     ours = scores(cases, flagged_by_probe(report))
     theirs = scores(cases, flagged_by_bandit(bandit_doc, FLAWGARDEN))
+    merged_report, merge_counts = merged_with_bandit(report)
+    merged = scores(cases, flagged_by_probe(merged_report))
 
     print("flawgarden-mutated: per category (strict | lenient), TP/FN/TN/FP and TPR-FPR x 100")
     rows = []
-    for name, result in (("sakimori", ours), ("bandit", theirs)):
+    for name, result in (("sakimori", ours), ("bandit", theirs), ("merged", merged)):
         for cwe, row in result["strict"]["categories"].items():
             lenient = result["lenient"]["categories"][cwe]
             rows.append(
@@ -118,6 +158,10 @@ def main() -> None:
              result["lenient"]["owasp_score"])
         )  # fmt: skip
     print(table(("tool", "category", "TP/FN/TN/FP", "TPR", "FPR", "strict", "lenient"), rows))
+    print(
+        f"merged: {merge_counts['folded_into_engine_findings']} engine finding(s) also reported "
+        f"by Bandit, {merge_counts['added']} Bandit-only finding(s) added"
+    )
 
     expected = securityeval_expected()
     se_root = SECURITYEVAL / "Testcases_Insecure_Code"
@@ -141,6 +185,15 @@ def main() -> None:
         table(
             ("tool", "any finding", "exact CWE"),
             [(t, recall[t]["any"], recall[t]["exact_cwe"]) for t in ("sakimori", "bandit")],
+        )
+    )
+
+    gate = gate_times(args.runs)
+    print()
+    print(
+        table(
+            ("patch gate on the fixture (median s)", "value"),
+            [(name, f"{value['median']:.2f}") for name, value in gate.items()],
         )
     )
 
@@ -180,7 +233,13 @@ def main() -> None:
     print()
     print_targets(targets)
     payload = {
-        "flawgarden": {"sakimori": ours, "bandit": theirs, "cases": len(cases)},
+        "flawgarden": {
+            "sakimori": ours,
+            "bandit": theirs,
+            "merged_with_bandit": {**merged, "merge": merge_counts},
+            "cases": len(cases),
+        },
+        "gate": gate,
         "timing": {
             "sakimori_flawgarden_s": stats(probe_times),
             "bandit_flawgarden_s": stats(bandit_times),

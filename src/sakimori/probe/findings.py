@@ -30,10 +30,14 @@ class CodeFinding:
     source_kind: str
     fingerprint: str
     tool: str = "sakimori"
+    #: Other analysers that reported the same weakness at the same place (de-duplicated).
+    also: tuple[str, ...] = ()
+    #: The rule of an external analyser's finding (Bandit), when it is not one of ours.
+    external_rule: Rule | None = None
 
     @property
     def rule(self) -> Rule:
-        return BY_ID[self.rule_id]
+        return self.external_rule or BY_ID[self.rule_id]
 
 
 def fingerprint(
@@ -52,6 +56,25 @@ class Skipped:
     partial: bool = False
 
 
+@dataclass(frozen=True)
+class DependencyFinding:
+    """A known vulnerability of a package pinned in a lockfile or manifest of the tree."""
+
+    vulnerability: str
+    aliases: tuple[str, ...]
+    ecosystem: str
+    package: str
+    version: str
+    fixed: tuple[str, ...]
+    score: float | None
+    rating: str
+    kev: bool
+    summary: str
+    path: str  # the lockfile, relative to the scanned root
+    line: int  # where the package is pinned (1 when it cannot be told)
+    decision: str | None = None
+
+
 @dataclass
 class ProbeReport:
     """Everything one run found, skipped, and whether it stopped early."""
@@ -64,3 +87,9 @@ class ProbeReport:
     seconds: float = 0.0
     stopped_early: str | None = None
     tools: list[str] = field(default_factory=lambda: ["sakimori"])
+    dependencies: list[DependencyFinding] = field(default_factory=list)
+    #: What the run could not do or chose not to (no intel loaded, an analyser not installed).
+    notes: list[str] = field(default_factory=list)
+    #: The LLM reviewer's output per finding fingerprint, and its run summary.
+    reviews: dict[str, dict[str, object]] = field(default_factory=dict)
+    llm: dict[str, object] | None = None

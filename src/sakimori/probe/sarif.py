@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 
 from sakimori import __version__
-from sakimori.probe.findings import CodeFinding, ProbeReport
+from sakimori.probe.findings import CodeFinding, DependencyFinding, ProbeReport
 from sakimori.probe.rules import RULES, Rule
 from sakimori.probe.values import Step
 
@@ -42,7 +42,7 @@ def _rule(rule: Rule) -> dict[str, object]:
         "defaultConfiguration": {"level": _level(rule)},
         "properties": {
             "security-severity": f"{rule.severity:.1f}",
-            "tags": ["security", f"external/cwe/cwe-{rule.cwe}"],
+            "tags": ["security", f"external/cwe/cwe-{rule.cwe}"] if rule.cwe else ["security"],
             "precision": "high" if rule.taint else "medium",
         },
     }
@@ -93,17 +93,27 @@ def line_hash(lines: list[str], line_number: int) -> str:
     return f"{digest}:{occurrence}"
 
 
-def _result(finding: CodeFinding, read: LineReader) -> dict[str, object]:
+def _result(
+    finding: CodeFinding,
+    read: LineReader,
+    index: dict[str, int],
+    review: dict[str, object] | None = None,
+) -> dict[str, object]:
     lines = read(finding.path)
+    properties: dict[str, object] = {"cwe": f"CWE-{finding.cwe}", "tool": finding.tool}
+    if review is not None:
+        properties["sakimori/llmReview"] = review
+    if finding.also:
+        properties["alsoReportedBy"] = list(finding.also)
     result: dict[str, object] = {
         "ruleId": finding.rule_id,
-        "ruleIndex": list(RULES).index(finding.cwe),
+        "ruleIndex": index[finding.rule_id],
         "level": _level(finding.rule),
         "message": {"text": finding.message},
         "locations": [_location(finding.sink, lines)],
         "partialFingerprints": {"primaryLocationLineHash": line_hash(lines, finding.sink.line)},
         "fingerprints": {"sakimori/v1": finding.fingerprint},
-        "properties": {"cwe": f"CWE-{finding.cwe}", "tool": finding.tool},
+        "properties": properties,
     }
     if finding.source is not None:
         flow_steps = [finding.source, *finding.steps, finding.sink]
@@ -125,9 +135,79 @@ def _result(finding: CodeFinding, read: LineReader) -> dict[str, object]:
     return result
 
 
+_DEPENDENCY_SEVERITY = {"critical": 9.5, "high": 8.0, "medium": 5.5, "low": 2.5}
+
+
+def _dependency_rule(finding: DependencyFinding) -> dict[str, object]:
+    """One rule per vulnerability id, as code-scanning services show dependency alerts."""
+    score = finding.score
+    if score is None:
+        score = _DEPENDENCY_SEVERITY.get(finding.rating, 5.0)
+    summary = finding.summary or finding.vulnerability
+    aliases = f" (also {', '.join(finding.aliases)})" if finding.aliases else ""
+    level = "error" if score >= 7.0 else "warning" if score >= 4.0 else "note"
+    return {
+        "id": finding.vulnerability,
+        "name": "vulnerable-dependency",
+        "shortDescription": {"text": summary[:200]},
+        "fullDescription": {"text": f"{finding.vulnerability}{aliases}: {summary}"},
+        "help": {
+            "text": "Upgrade the package to a fixed version, or record why the vulnerable code "
+            "is not reachable (VEX)."
+        },
+        "defaultConfiguration": {"level": level},
+        "properties": {
+            "security-severity": f"{score:.1f}",
+            "tags": ["security", "dependency", finding.ecosystem],
+        },
+    }
+
+
+def _dependency_result(finding: DependencyFinding, index: dict[str, int]) -> dict[str, object]:
+    fixed = ", ".join(finding.fixed) or "no fixed version known"
+    identity = "\x1f".join(
+        ("dependency", finding.path, finding.ecosystem, finding.package, finding.version,
+         finding.vulnerability)
+    )  # fmt: skip
+    return {
+        "ruleId": finding.vulnerability,
+        "ruleIndex": index[finding.vulnerability],
+        "message": {
+            "text": f"{finding.package} {finding.version} ({finding.ecosystem}) is affected by "
+            f"{finding.vulnerability}{' (known exploited)' if finding.kev else ''}; fixed: {fixed}"
+        },
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": finding.path, "uriBaseId": "%SRCROOT%"},
+                    "region": {"startLine": finding.line},
+                }
+            }
+        ],
+        "fingerprints": {
+            "sakimori/v1": hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+        },
+        "properties": {"package": finding.package, "version": finding.version,
+                       "kev": finding.kev, "decision": finding.decision},
+    }  # fmt: skip
+
+
 def render(report: ProbeReport, read: LineReader) -> bytes:
     """The report as a SARIF 2.1.0 log; ``read`` returns a file's lines by relative path."""
     rules = [_rule(rule) for rule in RULES.values()]
+    extra = {f.rule.id: f.rule for f in report.findings if f.external_rule is not None}
+    rules.extend(_rule(rule) for rule in extra.values())
+    seen: set[str] = set()
+    for dependency in report.dependencies:
+        if dependency.vulnerability not in seen:
+            seen.add(dependency.vulnerability)
+            rules.append(_dependency_rule(dependency))
+    index = {str(rule["id"]): position for position, rule in enumerate(rules)}
+    results = [
+        _result(finding, read, index, report.reviews.get(finding.fingerprint))
+        for finding in report.findings
+    ]
+    results.extend(_dependency_result(d, index) for d in report.dependencies)
     log = {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -143,7 +223,7 @@ def render(report: ProbeReport, read: LineReader) -> bytes:
                     }
                 },
                 "columnKind": "utf16CodeUnits",
-                "results": [_result(finding, read) for finding in report.findings],
+                "results": results,
                 "invocations": [
                     {
                         "executionSuccessful": report.stopped_early is None,
@@ -153,7 +233,8 @@ def render(report: ProbeReport, read: LineReader) -> bytes:
                                 "message": {"text": f"{skipped.path}: {skipped.reason}"},
                             }
                             for skipped in report.skipped
-                        ],
+                        ]
+                        + [{"level": "note", "message": {"text": note}} for note in report.notes],
                     }
                 ],
             }

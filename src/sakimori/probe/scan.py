@@ -29,7 +29,7 @@ from sakimori.probe.secrets import scan_secrets
 
 logger = logging.getLogger(__name__)
 
-_SKIP_DIRS = frozenset(
+SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", "node_modules",
      ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist", "site-packages"}
 )  # fmt: skip
@@ -60,7 +60,7 @@ def python_files(root: Path, report: ProbeReport) -> Iterator[tuple[Path, str]]:
         return
     for directory, subdirs, names in os.walk(root, followlinks=False):
         subdirs[:] = sorted(
-            d for d in subdirs if d not in _SKIP_DIRS and not d.endswith(".egg-info")
+            d for d in subdirs if d not in SKIP_DIRS and not d.endswith(".egg-info")
         )
         for name in sorted(names):
             if not name.endswith((".py", ".pyw")):

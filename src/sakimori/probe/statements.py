@@ -392,6 +392,8 @@ class Statements(Engine):
         body = value
         if value.obj is not None and value.obj.kind == "tuple" and value.obj.items:
             body = value.obj.items[0]
+        if body.obj is not None and body.obj.kind in ("dict", "list"):
+            return  # the frameworks serialise a returned dict or list as JSON, not HTML
         flow = body.deep_flow()
         if flow is not None and body.qual is None:
             self.report(79, node, frame, "HTTP response body returned by a route", flow)
