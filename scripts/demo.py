@@ -1,5 +1,6 @@
 """`make run`: load vulnerability intelligence, scan example inventories, then track one asset's
-findings: an organisation, an asset, an inventory upload, the decisions, one explained, the report.
+findings: an organisation, an asset, an inventory upload, the decisions, one explained, the report;
+then watch a real attack log (with Sigma rules) and probe the example API's own code.
 
 With ../shared/data present (the project's public data sets) the intel is loaded from there,
 offline; otherwise it is synced from the upstream feeds (or SAKIMORI_MIRROR). Each step is a
@@ -52,6 +53,16 @@ def track() -> None:
     run("report")
 
 
+def defend() -> None:
+    """Monitoring and defensive testing: a real attack log, then the example API's own code."""
+    log = (DATA / "weblogs" / "crowdsec-hub-tests" / "tests" / "apache_log4j2_cve-2021-44228"
+           / "apache_log4j2_cve-2021-44228.log")  # fmt: skip
+    rules = DATA / "weblogs" / "sigma"
+    if log.is_file():
+        run("watch", str(log), *(["--sigma", str(rules)] if rules.is_dir() else []))
+    run("probe", str(ROOT / "examples" / "payments-api"))
+
+
 def main() -> int:
     if DATA.is_dir():
         code = run(
@@ -75,9 +86,11 @@ def main() -> int:
         inventories.append(str(juice_shop))
     code = run("scan", *inventories)
     track()
+    defend()
     print(
         "\nNext: `sakimori scan --format json FILE`, `--format sarif`, `--fail-on Attend|kev`, "
-        "`sakimori finding set ID acknowledged --by NAME`, `sakimori triage recompute`; "
+        "`sakimori finding set ID acknowledged --by NAME`, `sakimori triage recompute`, "
+        "`sakimori watch --follow LOG`, `sakimori probe PATH -f sarif`, `sakimori updates --help`; "
         "see README.md.",
     )
     return code
