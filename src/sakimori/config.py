@@ -18,6 +18,8 @@ Environment variables win over the file (``SAKIMORI_CONFIG``, default
     SAKIMORI_CVE_SOURCES      comma-separated CVE record sets ``intel sync`` fetches:
                               vulnrichment (CISA, default), cvelistV5 (the CVE Program's
                               full list); empty or "none" for neither
+    SAKIMORI_TOKEN_KEY_FILE   file holding the server key that API tokens are hashed with
+                              (HMAC-SHA256; default $SAKIMORI_HOME/token.key, made on first use)
 
 Nothing here is global: the CLI builds one ``Settings`` and passes it to what it constructs.
 """
@@ -61,6 +63,8 @@ class Settings:
     #: CVE record sets that ``intel sync`` fetches (``sakimori.intel.sources.cve.RECORD_SETS``).
     cve_sources: tuple[str, ...] = ("vulnrichment",)
     limits: Limits = field(default_factory=Limits)
+    #: The server key API tokens are hashed with (``sakimori.services.identity.TokenKey``).
+    token_key_file: Path | None = None
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -100,7 +104,12 @@ class Settings:
             policy=pick("policy") or "cisa-bod-26-04",
             cve_sources=_cve_sources(cve_sources),
             limits=limits,
+            token_key_file=_path(pick("token_key_file")),
         )
+
+    @property
+    def token_key_path(self) -> Path:
+        return self.token_key_file or self.home / "token.key"
 
     @property
     def is_sqlite(self) -> bool:
@@ -122,6 +131,10 @@ def _cve_sources(value: object) -> tuple[str, ...]:
             hint="choose from " + ", ".join(RECORD_SETS) + ", or none",
         )
     return tuple(dict.fromkeys(names))
+
+
+def _path(value: str | None) -> Path | None:
+    return None if value is None else Path(value).expanduser()
 
 
 def _default_home() -> str:

@@ -67,8 +67,10 @@ def _register() -> None:
         registry,
         report,
         scan,
+        serve,
         triage,
         updates,
+        users,
         vex,
         watch,
     )
@@ -85,6 +87,9 @@ def _register() -> None:
     app.command("watch")(watch.watch)
     app.command("probe")(probe.probe)
     app.add_typer(updates.app, name="updates")
+    app.command("serve")(serve.serve)
+    app.add_typer(users.user_app, name="user")
+    app.add_typer(users.token_app, name="token")
 
 
 def _command() -> Any:

@@ -384,3 +384,57 @@ class VexStatementRow(Base):
     #: Ids of the findings the statement matched at import, and of those whose state it changed.
     matched_findings: Mapped[list[int]] = mapped_column(JSON, default=list)
     applied_findings: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+# -- identity: users, their role in an organisation, API tokens ----------------------------------
+
+
+class User(Base):
+    """A person who signs in. The password is stored only as an argon2id hash (``argon2-cffi``)."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: Login name: lower case, unique.
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Membership(Base):
+    """A user's role in an organisation (``sakimori.services.access.Role``); one per user."""
+
+    __tablename__ = "membership"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """An API token: only an HMAC-SHA256 of its secret under the server's key is stored.
+
+    The token a client sends is ``skm_<id>_<secret>``; the id finds the row, the keyed hash of
+    the secret is compared in constant time.
+    """
+
+    __tablename__ = "api_token"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: ``read``, ``write``.
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,50 @@
+"""What vulnerability intelligence is loaded, and the remediation metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from sakimori.api.deps import PrincipalDep, RuntimeDep
+from sakimori.api.problems import responses
+from sakimori.api.schemas import SLUG_PATTERN, IntelSourceOut, IntelStatus, Metrics, Sector
+from sakimori.services import access
+
+router = APIRouter(prefix="/v1", tags=["intel and metrics"])
+
+
+@router.get("/intel/status", response_model=IntelStatus, responses=responses(403))
+def intel_status(principal: PrincipalDep, rt: RuntimeDep) -> IntelStatus:
+    """Each source loaded: when it was checked and changed, and how many records it holds."""
+    found = access.intel_status(rt.database, principal)
+    return IntelStatus(
+        sources=[
+            IntelSourceOut(
+                name=s.name,
+                kind=s.kind,
+                location=s.location,
+                checked_at=s.checked_at,
+                changed_at=s.changed_at,
+                record_count=s.record_count,
+            )
+            for s in found.sources
+        ],
+        counts=found.counts,
+        newest=found.newest,
+    )
+
+
+@router.get("/metrics", response_model=Metrics, responses=responses(403, 404))
+def metrics(
+    principal: PrincipalDep,
+    rt: RuntimeDep,
+    organisation: Annotated[
+        str | None, Query(pattern=SLUG_PATTERN, description="Only this organisation.")
+    ] = None,
+    sector: Annotated[Sector | None, Query(description="Only this sector.")] = None,
+) -> Metrics:
+    """Open findings by decision, overdue, on-time rate and time to remediate, overall, per
+    sector and per organisation (a member: its own organisation only)."""
+    found = access.metrics_report(rt.database, principal, organisation=organisation, sector=sector)
+    return Metrics.model_validate(found.to_dict())

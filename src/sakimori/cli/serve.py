@@ -1,0 +1,32 @@
+"""``sakimori serve``: run the platform service (the REST API) with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
+) -> None:
+    """Serve the REST API (docs/api.md). Put it behind a TLS-terminating proxy in production."""
+    import uvicorn
+
+    from sakimori.api import create_app
+    from sakimori.cli.context import settings
+    from sakimori.store.db import open_database
+
+    config = settings()
+    # Migrate before the first request, and fail here, not on a request, if the database is off.
+    open_database(config.database_url).dispose()
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,  # the app logs each request once, with its id and user
+        server_header=False,
+        proxy_headers=False,
+    )

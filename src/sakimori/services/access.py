@@ -1,0 +1,417 @@
+"""Who may do what, and the use cases as a signed-in person calls them (tenancy).
+
+Every caller of the platform service is a :class:`Principal`: a user, the one role they hold in
+one organisation, and the scopes of the token they came with. The functions below the
+permission table are the use cases the API (and, later, the web pages) call; each one first
+checks the role and the scope (:func:`require`, ``PermissionDenied`` → 403), then the tenancy
+(an organisation the principal may not see is reported as ``NotFound`` → 404, exactly as one
+that does not exist, so ids cannot be probed), and only then calls the existing service.
+A route never calls ``services.organisations``, ``services.findings`` … directly; a test holds
+every route to a rule of the authorisation matrix.
+
+Tenancy:
+
+- ``coordinator_admin`` and ``analyst`` (staff of a ``coordinator`` organisation) see every
+  organisation, asset, finding and aggregate.
+- ``member_admin`` and ``member_user`` see only their own organisation's assets, inventories,
+  findings, VEX statements and figures.
+- ``vendor`` and ``partner`` see their own organisation's record and the intel status; what
+  they publish and exchange (advisories, VEX for their products, CSAF/TAXII under TLP) comes
+  with later issues.
+
+Not built yet (seams): raw inventory contents are not served by any use case, so the member's
+"share raw inventories with the coordinator" setting has no table yet; the audit log will be
+written here, where every sensitive read and write already passes.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import select
+
+from sakimori.errors import InvalidInput, NotFound, PermissionDenied, SakimoriError
+from sakimori.formats.limits import Limits
+from sakimori.formats.vex import VexFormat
+from sakimori.model.lifecycle import Move
+from sakimori.services import findings as findings_service
+from sakimori.services import intel as intel_service
+from sakimori.services import metrics as metrics_service
+from sakimori.services import organisations as registry
+from sakimori.services import tracking
+from sakimori.services import vex as vex_service
+from sakimori.store import models
+from sakimori.store.db import Database
+from sakimori.triage.policy import PolicySet
+
+
+class Role(StrEnum):
+    COORDINATOR_ADMIN = "coordinator_admin"
+    ANALYST = "analyst"
+    MEMBER_ADMIN = "member_admin"
+    MEMBER_USER = "member_user"
+    VENDOR = "vendor"
+    PARTNER = "partner"
+
+
+#: Roles that see every organisation (coordinator staff).
+COORDINATOR_ROLES: Final = frozenset({Role.COORDINATOR_ADMIN, Role.ANALYST})
+
+#: The organisation kinds (``model.organisation.KINDS``) a role may be held in.
+ROLE_KINDS: Final[dict[Role, frozenset[str]]] = {
+    Role.COORDINATOR_ADMIN: frozenset({"coordinator"}),
+    Role.ANALYST: frozenset({"coordinator"}),
+    Role.MEMBER_ADMIN: frozenset({"agency", "operator"}),
+    Role.MEMBER_USER: frozenset({"agency", "operator"}),
+    Role.VENDOR: frozenset({"vendor"}),
+    Role.PARTNER: frozenset({"partner"}),
+}
+
+
+class Scope(StrEnum):
+    """What a token may be used for: reading, and changing state."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+class Action(StrEnum):
+    ORGANISATION_READ = "organisation.read"
+    ORGANISATION_CREATE = "organisation.create"
+    ASSET_READ = "asset.read"
+    ASSET_CREATE = "asset.create"
+    INVENTORY_UPLOAD = "inventory.upload"
+    FINDING_READ = "finding.read"
+    FINDING_TRANSITION = "finding.transition"
+    INTEL_READ = "intel.read"
+    VEX_READ = "vex.read"
+    VEX_IMPORT = "vex.import"
+    METRICS_READ = "metrics.read"
+    TOKEN_READ = "token.read"  # noqa: S105 - an action name, not a secret
+    TOKEN_MANAGE = "token.manage"  # noqa: S105 - an action name
+
+
+_ALL: Final = frozenset(Role)
+_STAFF_AND_MEMBERS: Final = frozenset(
+    {Role.COORDINATOR_ADMIN, Role.ANALYST, Role.MEMBER_ADMIN, Role.MEMBER_USER}
+)
+_MEMBERS_AND_ADMIN: Final = frozenset({Role.COORDINATOR_ADMIN, Role.MEMBER_ADMIN, Role.MEMBER_USER})
+
+#: The permission table: which roles may take each action (tenancy narrows it further), and
+#: the token scope it needs. docs/api.md shows it per route.
+PERMISSIONS: Final[dict[Action, tuple[frozenset[Role], Scope]]] = {
+    Action.ORGANISATION_READ: (_ALL, Scope.READ),
+    Action.ORGANISATION_CREATE: (frozenset({Role.COORDINATOR_ADMIN}), Scope.WRITE),
+    Action.ASSET_READ: (_STAFF_AND_MEMBERS, Scope.READ),
+    Action.ASSET_CREATE: (frozenset({Role.COORDINATOR_ADMIN, Role.MEMBER_ADMIN}), Scope.WRITE),
+    Action.INVENTORY_UPLOAD: (_MEMBERS_AND_ADMIN, Scope.WRITE),
+    Action.FINDING_READ: (_STAFF_AND_MEMBERS, Scope.READ),
+    Action.FINDING_TRANSITION: (_STAFF_AND_MEMBERS, Scope.WRITE),
+    Action.INTEL_READ: (_ALL, Scope.READ),
+    Action.VEX_READ: (_STAFF_AND_MEMBERS, Scope.READ),
+    Action.VEX_IMPORT: (_MEMBERS_AND_ADMIN, Scope.WRITE),
+    Action.METRICS_READ: (_STAFF_AND_MEMBERS, Scope.READ),
+    Action.TOKEN_READ: (_ALL, Scope.READ),
+    Action.TOKEN_MANAGE: (_ALL, Scope.WRITE),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A signed-in caller: the user, their role in their organisation, the token's scopes."""
+
+    user_id: int
+    name: str
+    role: Role
+    organisation_id: int
+    organisation: str  # slug
+    scopes: frozenset[Scope]
+    token_id: str | None = None
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role in COORDINATOR_ROLES
+
+    def may(self, action: Action) -> bool:
+        roles, scope = PERMISSIONS[action]
+        return self.role in roles and scope in self.scopes
+
+
+def require(principal: Principal, action: Action) -> None:
+    """Refuse (``PermissionDenied``) unless the role and the token's scopes allow ``action``."""
+    roles, scope = PERMISSIONS[action]
+    if principal.role not in roles:
+        raise PermissionDenied(f"the {principal.role.value} role may not do {action.value}")
+    if scope not in principal.scopes:
+        raise PermissionDenied(
+            f"{action.value} needs a token with the {scope.value!r} scope",
+            hint="create a token with that scope",
+        )
+
+
+def _no_organisation(slug: str) -> NotFound:
+    # Word for word what services.organisations says, so "hidden" and "absent" look the same.
+    return NotFound(f"no organisation {slug!r}", hint="see `sakimori org list`")
+
+
+def _visible_organisation(principal: Principal, slug: str) -> str:
+    """The normalised slug, if the principal may see that organisation; else ``NotFound``."""
+    wanted = slug.strip().lower()
+    if not principal.sees_everything and wanted != principal.organisation:
+        raise _no_organisation(slug)
+    return wanted
+
+
+def _visible_asset(principal: Principal, ref: str) -> str:
+    org, asset = registry.split_ref(ref)
+    if not principal.sees_everything and org != principal.organisation:
+        raise NotFound(f"no asset {ref!r}", hint=f"see `sakimori asset list {org}`")
+    return f"{org}/{asset}"
+
+
+def _check_finding(db: Database, principal: Principal, finding_id: int) -> None:
+    with db.transaction() as session:
+        owner = session.scalar(
+            select(models.Asset.organisation_id)
+            .join(models.Finding, models.Finding.asset_id == models.Asset.id)
+            .where(models.Finding.id == finding_id)
+        )
+    if owner is None or not (principal.sees_everything or owner == principal.organisation_id):
+        raise NotFound(f"no finding {finding_id}", hint="see `sakimori finding list`")
+
+
+# -- organisations and assets ---------------------------------------------------------------------
+
+
+def list_organisations(db: Database, principal: Principal) -> list[registry.OrganisationView]:
+    require(principal, Action.ORGANISATION_READ)
+    found = registry.list_organisations(db)
+    if principal.sees_everything:
+        return found
+    return [o for o in found if o.slug == principal.organisation]
+
+
+def get_organisation(db: Database, principal: Principal, slug: str) -> registry.OrganisationView:
+    require(principal, Action.ORGANISATION_READ)
+    wanted = _visible_organisation(principal, slug)
+    for view in registry.list_organisations(db):
+        if view.slug == wanted:
+            return view
+    raise _no_organisation(slug)
+
+
+def create_organisation(
+    db: Database,
+    principal: Principal,
+    slug: str,
+    name: str,
+    kind: str,
+    sectors: Sequence[str] = (),
+) -> registry.OrganisationView:
+    require(principal, Action.ORGANISATION_CREATE)
+    return registry.create_organisation(db, slug, name, kind, sectors)
+
+
+def list_assets(db: Database, principal: Principal, organisation: str) -> list[registry.AssetView]:
+    require(principal, Action.ASSET_READ)
+    return registry.list_assets(db, _visible_organisation(principal, organisation))
+
+
+def get_asset(db: Database, principal: Principal, ref: str) -> registry.AssetView:
+    require(principal, Action.ASSET_READ)
+    wanted = _visible_asset(principal, ref)
+    org = wanted.partition("/")[0]
+    for view in registry.list_assets(db, org):
+        if view.ref == wanted:
+            return view
+    raise NotFound(f"no asset {ref!r}", hint=f"see `sakimori asset list {org}`")
+
+
+def create_asset(
+    db: Database,
+    principal: Principal,
+    ref: str,
+    name: str,
+    criticality: str = "medium",
+    internet_facing: bool | None = None,
+    environment: str | None = None,
+) -> registry.AssetView:
+    require(principal, Action.ASSET_CREATE)
+    return registry.create_asset(
+        db, _visible_asset(principal, ref), name, criticality, internet_facing, environment
+    )
+
+
+def upload_inventory(
+    db: Database,
+    principal: Principal,
+    ref: str,
+    data: bytes,
+    filename: str,
+    limits: Limits,
+    policies: PolicySet | None = None,
+) -> tracking.UploadReport:
+    """Store ``data`` (an inventory received over the network) as the asset's next version,
+    uploaded by the principal.
+
+    An uploaded requirements file may not include others (``-r``): the include would be read
+    from the server's file system. ``filename`` (reduced to a safe base name) is what the
+    inventory's ``source`` records.
+    """
+    from sakimori.formats.detect import parse_inventory
+
+    require(principal, Action.INVENTORY_UPLOAD)
+    target = _visible_asset(principal, ref)
+    name = _safe_name(filename)
+    try:
+        parsed = parse_inventory(data, limits)
+    except SakimoriError as exc:
+        raise exc.located(name) from None
+    if parsed.includes:
+        raise InvalidInput(
+            "an uploaded inventory may not include other files (-r, -c)",
+            where=name,
+            hint="upload a single resolved file, e.g. from `pip freeze` or a lockfile",
+        )
+    with tempfile.TemporaryDirectory(prefix="sakimori-upload-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        try:
+            return tracking.upload_inventory(
+                db, target, path, principal.name, limits, policies=policies
+            )
+        except SakimoriError as exc:
+            if exc.where is not None and exc.where.startswith(folder):
+                exc.where = name
+            raise
+
+
+def _safe_name(filename: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    base = base.lstrip(".")[:100]
+    return base or "upload"
+
+
+# -- findings -------------------------------------------------------------------------------------
+
+
+def list_findings(
+    db: Database, principal: Principal, filters: findings_service.Filters
+) -> list[findings_service.FindingView]:
+    """Findings matching ``filters``, narrowed to the organisation a member belongs to."""
+    require(principal, Action.FINDING_READ)
+    if filters.asset:
+        filters = replace(filters, asset=_visible_asset(principal, filters.asset))
+    elif filters.organisation:
+        filters = replace(
+            filters, organisation=_visible_organisation(principal, filters.organisation)
+        )
+    elif not principal.sees_everything:
+        filters = replace(filters, organisation=principal.organisation)
+    return findings_service.list_findings(db, filters)
+
+
+def show_finding(
+    db: Database, principal: Principal, finding_id: int
+) -> tuple[findings_service.FindingView, list[findings_service.TransitionView]]:
+    require(principal, Action.FINDING_READ)
+    _check_finding(db, principal, finding_id)
+    return findings_service.show(db, finding_id)
+
+
+def transition_finding(
+    db: Database, principal: Principal, finding_id: int, move: Move
+) -> findings_service.FindingView:
+    """Move a finding; the actor recorded is the principal, whatever ``move.actor`` says."""
+    require(principal, Action.FINDING_TRANSITION)
+    _check_finding(db, principal, finding_id)
+    return findings_service.transition(db, finding_id, replace(move, actor=principal.name))
+
+
+def finding_explanation(db: Database, principal: Principal, finding_id: int) -> dict[str, Any]:
+    from sakimori.services.assessment import explanation
+
+    require(principal, Action.FINDING_READ)
+    _check_finding(db, principal, finding_id)
+    with db.transaction() as session:
+        return explanation(session, finding_id)
+
+
+# -- intelligence, VEX, metrics -------------------------------------------------------------------
+
+
+def intel_status(db: Database, principal: Principal) -> intel_service.Status:
+    require(principal, Action.INTEL_READ)
+    return intel_service.status(db)
+
+
+def import_vex(
+    db: Database,
+    principal: Principal,
+    data: bytes,
+    *,
+    organisation: str,
+    asset: str | None,
+    source: str,
+    allow_unmatched: bool,
+    limits: Limits,
+) -> vex_service.ImportReport:
+    require(principal, Action.VEX_IMPORT)
+    return vex_service.import_vex(
+        db,
+        data,
+        organisation=_visible_organisation(principal, organisation),
+        asset=asset,
+        actor=principal.name,
+        source=source,
+        allow_unmatched=allow_unmatched,
+        limits=limits,
+    )
+
+
+def export_vex(
+    db: Database,
+    principal: Principal,
+    *,
+    organisation: str,
+    asset: str | None,
+    fmt: VexFormat,
+    derived: bool,
+    tlp: str,
+) -> bytes:
+    require(principal, Action.VEX_READ)
+    return vex_service.export_vex(
+        db,
+        organisation=_visible_organisation(principal, organisation),
+        asset=asset,
+        fmt=fmt,
+        derived=derived,
+        tlp=tlp,
+    )
+
+
+def list_vex_statements(
+    db: Database, principal: Principal, *, organisation: str, asset: str | None
+) -> list[vex_service.StatementView]:
+    require(principal, Action.VEX_READ)
+    return vex_service.list_statements(
+        db, organisation=_visible_organisation(principal, organisation), asset=asset
+    )
+
+
+def metrics_report(
+    db: Database, principal: Principal, *, organisation: str | None, sector: str | None
+) -> metrics_service.Report:
+    """Remediation figures: everything for the coordinator, the own organisation for members."""
+    require(principal, Action.METRICS_READ)
+    if organisation:
+        organisation = _visible_organisation(principal, organisation)
+    elif not principal.sees_everything:
+        organisation = principal.organisation
+    return metrics_service.report(db, organisation=organisation, sector=sector)

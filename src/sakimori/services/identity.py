@@ -1,0 +1,443 @@
+"""Identity: users, the role each holds in an organisation, and API tokens.
+
+Passwords are hashed with argon2id (``argon2-cffi``, its default parameters). They are for the
+sign-in of the web interface (a later step), so nothing on the API path verifies one.
+
+API tokens are what every API call carries (``Authorization: Bearer skm_<id>_<secret>``):
+
+- made with ``secrets`` (a 16-hex-digit id and 256 bits of secret), shown once, never stored;
+- stored as ``HMAC-SHA256(server key, secret)``: a keyed hash, fast to check on every call (a
+  password hash is slow on purpose and would be wrong here), useless to whoever reads the
+  database without the key file (``Settings.token_key_path``);
+- looked up by id, then compared in constant time;
+- scoped (``read``, ``write``), expiring (at most a year), revocable; deactivating a user revokes
+  every token they have.
+
+Failures to authenticate are one ``Unauthenticated`` error with one message, whatever the cause
+(unknown, wrong, expired, revoked, deactivated), so a caller learns nothing from the difference;
+the reason is logged by token id, never with the token.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sakimori.errors import ConfigurationError, Conflict, InvalidInput, NotFound, PermissionDenied
+from sakimori.services.access import ROLE_KINDS, Action, Principal, Role, Scope, require
+from sakimori.services.organisations import organisation as find_organisation
+from sakimori.store import models
+from sakimori.store.db import Database
+
+log = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "skm_"  # noqa: S105 - the public prefix, not a secret
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+MAX_TOKEN_LIFETIME = timedelta(days=366)
+#: ``last_used_at`` is written at most this often per token (one write per call would not scale).
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+_TOKEN = re.compile(r"skm_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+_USER_NAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,99}")
+_KEY_BYTES = 32
+_MIN_PASSWORD = 12
+_SCOPE_NAMES = frozenset(s.value for s in Scope)
+
+
+class Unauthenticated(PermissionDenied):
+    """No valid credentials came with the request (the API answers 401)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a valid API token is required",
+            hint="send `Authorization: Bearer skm_…`; tokens expire and can be revoked",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenKey:
+    """The server key API token secrets are hashed with."""
+
+    secret: bytes
+
+    @classmethod
+    def load(cls, path: Path) -> TokenKey:
+        """Read the key file; make one (mode 0600, 32 random bytes, hex) if there is none."""
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    pass  # another process made it first
+                else:
+                    with os.fdopen(fd, "w", encoding="ascii") as handle:
+                        handle.write(secrets.token_hex(_KEY_BYTES) + "\n")
+                    log.info("made a new API token key in %s", path)
+            text = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(
+                f"cannot read the API token key: {exc}", where=str(path)
+            ) from None
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) < _KEY_BYTES:
+            raise ConfigurationError(
+                f"the API token key must be at least {_KEY_BYTES} bytes, written in hex",
+                where=str(path),
+                hint="delete the file to have a new one made (every token then stops working)",
+            )
+        return cls(key)
+
+    def digest(self, secret: str) -> str:
+        return hmac.new(self.secret, secret.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    name: str
+    display_name: str
+    organisation: str
+    role: str
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    id: str
+    user: str
+    name: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when a user is unknown, so the time taken does not tell who exists."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _check_name(name: str) -> str:
+    value = name.strip().lower()
+    if not _USER_NAME.fullmatch(value):
+        raise InvalidInput(
+            f"user name {name!r} is not valid",
+            hint="lower-case letters, digits, '.', '_', '@' or '-', up to 100 characters",
+        )
+    return value
+
+
+def _check_password(password: str) -> str:
+    if len(password) < _MIN_PASSWORD:
+        raise InvalidInput(f"a password needs at least {_MIN_PASSWORD} characters")
+    return password
+
+
+def _user(session: Session, name: str) -> models.User:
+    found = session.scalar(select(models.User).where(models.User.name == name.strip().lower()))
+    if found is None:
+        raise NotFound(f"no user {name!r}", hint="see `sakimori user list`")
+    return found
+
+
+# -- users ----------------------------------------------------------------------------------------
+
+
+def create_user(
+    db: Database,
+    name: str,
+    *,
+    organisation: str,
+    role: str,
+    display_name: str = "",
+    password: str | None = None,
+    now: datetime | None = None,
+) -> UserView:
+    """Add a user holding ``role`` in ``organisation`` (of a kind that role fits)."""
+    now = now or datetime.now(UTC)
+    name = _check_name(name)
+    try:
+        chosen = Role(role.strip().lower().replace("-", "_"))
+    except ValueError:
+        raise InvalidInput(
+            f"unknown role {role!r}", hint="one of: " + ", ".join(r.value for r in Role)
+        ) from None
+    hashed = _hasher.hash(_check_password(password)) if password is not None else None
+    with db.transaction() as session:
+        owner = find_organisation(session, organisation)
+        if owner.kind not in ROLE_KINDS[chosen]:
+            raise InvalidInput(
+                f"the {chosen.value} role is held in an organisation of kind "
+                f"{' or '.join(sorted(ROLE_KINDS[chosen]))}, and {owner.slug} is {owner.kind}"
+            )
+        if session.scalar(select(models.User.id).where(models.User.name == name)) is not None:
+            raise Conflict(f"user {name!r} exists already")
+        user = models.User(
+            name=name,
+            display_name=display_name.strip() or name,
+            password_hash=hashed,
+            active=True,
+            created_at=now,
+        )
+        session.add(user)
+        session.flush()
+        session.add(
+            models.Membership(
+                user_id=user.id, organisation_id=owner.id, role=chosen.value, created_at=now
+            )
+        )
+        return UserView(name, user.display_name, owner.slug, chosen.value, True, now)
+
+
+def list_users(db: Database) -> list[UserView]:
+    with db.transaction() as session:
+        rows = session.execute(
+            select(models.User, models.Membership.role, models.Organisation.slug)
+            .join(models.Membership, models.Membership.user_id == models.User.id)
+            .join(models.Organisation, models.Organisation.id == models.Membership.organisation_id)
+            .order_by(models.User.name)
+        )
+        return [
+            UserView(u.name, u.display_name, org, role, u.active, _aware(u.created_at))
+            for u, role, org in rows
+        ]
+
+
+def set_password(db: Database, name: str, password: str) -> None:
+    hashed = _hasher.hash(_check_password(password))
+    with db.transaction() as session:
+        _user(session, name).password_hash = hashed
+
+
+def verify_password(db: Database, name: str, password: str) -> bool:
+    """True if ``name`` is an active user whose password this is (for the later sign-in page;
+    its throttling belongs there). Takes the same time for unknown users."""
+    with db.transaction() as session:
+        user = session.scalar(select(models.User).where(models.User.name == name.strip().lower()))
+        stored = user.password_hash if user is not None and user.active else None
+        try:
+            _hasher.verify(stored or _dummy_hash(), password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if stored is None or user is None:
+            return False
+        if _hasher.check_needs_rehash(stored):
+            user.password_hash = _hasher.hash(password)
+        return True
+
+
+def deactivate_user(db: Database, name: str, now: datetime | None = None) -> int:
+    """Deactivate a user and revoke every token they hold; returns how many were revoked."""
+    now = now or datetime.now(UTC)
+    with db.transaction() as session:
+        user = _user(session, name)
+        user.active = False
+        user.deactivated_at = now
+        result = session.execute(
+            update(models.ApiToken)
+            .where(models.ApiToken.user_id == user.id, models.ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+
+
+def _scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    chosen: list[str] = []
+    for scope in scopes:
+        try:
+            chosen.append(Scope(scope.strip().lower()).value)
+        except ValueError:
+            raise InvalidInput(
+                f"unknown token scope {scope!r}",
+                hint="one of: " + ", ".join(s.value for s in Scope),
+            ) from None
+    if not chosen:
+        raise InvalidInput("a token needs at least one scope", hint="read, write")
+    return tuple(sorted(set(chosen)))
+
+
+def _token_view(row: models.ApiToken, user: str) -> TokenView:
+    return TokenView(
+        id=row.id,
+        user=user,
+        name=row.name,
+        scopes=tuple(row.scopes),
+        created_at=_aware(row.created_at),
+        expires_at=_aware(row.expires_at),
+        revoked_at=None if row.revoked_at is None else _aware(row.revoked_at),
+        last_used_at=None if row.last_used_at is None else _aware(row.last_used_at),
+    )
+
+
+def create_token(
+    db: Database,
+    key: TokenKey,
+    user: str,
+    name: str,
+    scopes: Iterable[str],
+    lifetime: timedelta = DEFAULT_TOKEN_LIFETIME,
+    now: datetime | None = None,
+) -> tuple[TokenView, str]:
+    """A new token for an active user: its record, and the token itself (shown once)."""
+    now = now or datetime.now(UTC)
+    chosen = _scopes(scopes)
+    if not timedelta(0) < lifetime <= MAX_TOKEN_LIFETIME:
+        raise InvalidInput(f"a token lives more than 0 and at most {MAX_TOKEN_LIFETIME.days} days")
+    label = name.strip()
+    if not 0 < len(label) <= 200:
+        raise InvalidInput("a token needs a name of 1 to 200 characters", hint="e.g. ci-upload")
+    token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    with db.transaction() as session:
+        owner = _user(session, user)
+        if not owner.active:
+            raise Conflict(f"user {owner.name!r} is deactivated")
+        row = models.ApiToken(
+            id=token_id,
+            user_id=owner.id,
+            name=label,
+            scopes=list(chosen),
+            secret_hash=key.digest(secret),
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+        session.add(row)
+        return _token_view(row, owner.name), f"{TOKEN_PREFIX}{token_id}_{secret}"
+
+
+def list_tokens(db: Database, user: str | None = None) -> list[TokenView]:
+    with db.transaction() as session:
+        query = select(models.ApiToken, models.User.name).join(
+            models.User, models.User.id == models.ApiToken.user_id
+        )
+        if user is not None:
+            query = query.where(models.User.id == _user(session, user).id)
+        rows = session.execute(query.order_by(models.ApiToken.created_at, models.ApiToken.id))
+        return [_token_view(row, owner) for row, owner in rows]
+
+
+def revoke_token(
+    db: Database, token_id: str, *, owner: str | None = None, now: datetime | None = None
+) -> TokenView:
+    """Revoke a token (of ``owner`` only, when given: another user's is ``NotFound``)."""
+    now = now or datetime.now(UTC)
+    with db.transaction() as session:
+        found = session.execute(
+            select(models.ApiToken, models.User.name)
+            .join(models.User, models.User.id == models.ApiToken.user_id)
+            .where(models.ApiToken.id == token_id.strip())
+        ).first()
+        if found is None or (owner is not None and found[1] != owner):
+            raise NotFound(f"no token {token_id!r}", hint="see `sakimori token list`")
+        row, user = found
+        if row.revoked_at is None:
+            row.revoked_at = now
+        return _token_view(row, user)
+
+
+def authenticate(db: Database, key: TokenKey, token: str, now: datetime | None = None) -> Principal:
+    """The principal a token stands for, or ``Unauthenticated``."""
+    now = now or datetime.now(UTC)
+    parsed = _TOKEN.fullmatch(token.strip())
+    if parsed is None:
+        raise Unauthenticated()
+    token_id, secret = parsed.groups()
+    with db.transaction() as session:
+        found = session.execute(
+            select(models.ApiToken, models.User, models.Membership, models.Organisation.slug)
+            .join(models.User, models.User.id == models.ApiToken.user_id)
+            .join(models.Membership, models.Membership.user_id == models.User.id)
+            .join(models.Organisation, models.Organisation.id == models.Membership.organisation_id)
+            .where(models.ApiToken.id == token_id)
+        ).first()
+        expected = found[0].secret_hash if found is not None else key.digest("")
+        matches = hmac.compare_digest(expected, key.digest(secret))
+        if found is None or not matches:
+            log.info("refused API token %s: unknown id or wrong secret", token_id)
+            raise Unauthenticated()
+        row, user, membership, organisation = found
+        reason = (
+            "revoked"
+            if row.revoked_at is not None
+            else "expired"
+            if _aware(row.expires_at) <= now
+            else "user deactivated"
+            if not user.active
+            else None
+        )
+        if reason:
+            log.info("refused API token %s of %s: %s", token_id, user.name, reason)
+            raise Unauthenticated()
+        if row.last_used_at is None or now - _aware(row.last_used_at) >= LAST_USED_RESOLUTION:
+            row.last_used_at = now
+        return Principal(
+            user_id=user.id,
+            name=user.name,
+            role=Role(membership.role),
+            organisation_id=membership.organisation_id,
+            organisation=organisation,
+            scopes=frozenset(Scope(s) for s in row.scopes if s in _SCOPE_NAMES),
+            token_id=row.id,
+        )
+
+
+# -- the caller's own tokens (the API's /v1/tokens) -----------------------------------------------
+
+
+def own_tokens(db: Database, principal: Principal) -> list[TokenView]:
+    require(principal, Action.TOKEN_READ)
+    return list_tokens(db, principal.name)
+
+
+def create_own_token(
+    db: Database,
+    key: TokenKey,
+    principal: Principal,
+    name: str,
+    scopes: Iterable[str],
+    lifetime: timedelta = DEFAULT_TOKEN_LIFETIME,
+) -> tuple[TokenView, str]:
+    """A new token for the principal, with at most the scopes of the token they came with."""
+    require(principal, Action.TOKEN_MANAGE)
+    chosen = _scopes(scopes)
+    wider = set(chosen) - {s.value for s in principal.scopes}
+    if wider:
+        raise PermissionDenied(
+            f"a token may not grant scopes its maker's token lacks: {', '.join(sorted(wider))}"
+        )
+    return create_token(db, key, principal.name, name, chosen, lifetime)
+
+
+def revoke_own_token(db: Database, principal: Principal, token_id: str) -> TokenView:
+    """Revoke one of the principal's tokens; another user's token is ``NotFound``."""
+    require(principal, Action.TOKEN_MANAGE)
+    return revoke_token(db, token_id, owner=principal.name)
