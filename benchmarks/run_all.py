@@ -49,6 +49,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
         ["recompute.json", "recompute_100000.json"],
     ),
     "watch": ("bench_watch.py", ["--runs", "3"], ["--lines", "100000"], ["watch.json"]),
+    "compare_fail2ban": ("compare_fail2ban.py", [], ["--runs", "1"], ["compare_fail2ban.json"]),
     "follow_latency": ("bench_follow_latency.py", [], ["--runs", "10"], ["follow_latency.json"]),
     "cpe": ("bench_cpe.py", ["--runs", "3"], ["--runs", "1", "--replicas", "10"], ["cpe.json"]),
     "probe": ("bench_probe.py", ["--runs", "3"], ["--runs", "1"], ["probe.json"]),
