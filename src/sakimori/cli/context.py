@@ -1,18 +1,22 @@
-"""What every command needs: the settings and an open, migrated database."""
+"""What every command needs: the settings and an open, migrated database.
+
+Storage (SQLAlchemy and the models, about half a second) is imported when a command opens the
+database, not when the command line is built: ``watch``, ``probe`` and ``--help`` never pay it.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import select
 
 from sakimori.config import Settings
 from sakimori.errors import NotFound
-from sakimori.store import models
-from sakimori.store.db import Database, open_database
+
+if TYPE_CHECKING:
+    from sakimori.store.db import Database
 
 
 def settings() -> Settings:
@@ -20,6 +24,11 @@ def settings() -> Settings:
 
 
 def open_db(config: Settings, *, require_intel: bool = False) -> Database:
+    from sqlalchemy import select
+
+    from sakimori.store import models
+    from sakimori.store.db import open_database
+
     db = open_database(config.database_url)
     if require_intel:
         with db.transaction() as session:

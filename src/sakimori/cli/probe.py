@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sakimori.errors import InvalidInput
-from sakimori.probe import render, sarif
-from sakimori.probe.scan import Limits, decode, probe_tree
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -200,6 +198,9 @@ def probe(
     redirect, XML and deserialisation sinks; weak hashes, weak randomness, insecure cookies;
     committed secrets, reported redacted; Bandit and Semgrep results merged; vulnerable
     dependencies; and, with --llm, a reviewer whose patches pass a deterministic gate."""
+    from sakimori.probe import render, sarif
+    from sakimori.probe.scan import Limits, decode, probe_tree
+
     if file_seconds <= 0 or run_seconds <= 0:
         raise InvalidInput("time limits must be positive", where="--file-seconds/--run-seconds")
     allowed = frozenset(value.lower().removeprefix("sha256:") for value in allow_secret or [])
