@@ -2,7 +2,8 @@
 
 Every inventory format module offers ``(format, sniff, parse)`` readers: SBOM modules list theirs
 in ``READERS``; lockfile modules are ``sakimori.formats.lockfiles.PARSERS``, most specific first.
-SBOMs are tried first (their markers are unambiguous), then lockfiles in their own order.
+Container image archives (binary tar) are tried first, then SBOMs (their markers are
+unambiguous), then lockfiles in their own order.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ def sbom_readers() -> tuple[Reader, ...]:
 
 
 @cache
+def image_readers() -> tuple[Reader, ...]:
+    """Container image archives: binary tar content, tried before every text format."""
+    from sakimori.formats import image
+
+    return ((image.FORMAT, image.sniff, image.parse),)
+
+
+@cache
 def lockfile_readers() -> tuple[Reader, ...]:
     from sakimori.formats.lockfiles import PARSERS
 
@@ -43,21 +52,22 @@ def lockfile_readers() -> tuple[Reader, ...]:
 
 
 def readers() -> tuple[Reader, ...]:
-    """Every reader, SBOMs first (their markers are unambiguous), then lockfiles."""
-    return sbom_readers() + lockfile_readers()
+    """Every reader: container images, SBOMs (their markers are unambiguous), lockfiles."""
+    return image_readers() + sbom_readers() + lockfile_readers()
 
 
 def detect(data: bytes) -> Reader:
     """The reader whose sniffer recognises ``data``; ``UnsupportedFormat`` if none does.
 
     Lockfile parsers are imported only when no SBOM reader recognises the content."""
-    for group in (sbom_readers, lockfile_readers):
+    for group in (image_readers, sbom_readers, lockfile_readers):
         for reader in group():
             if reader[1](data):
                 return reader
     raise UnsupportedFormat(
         "not an inventory format Sakimori reads",
-        hint="supported: CycloneDX, SPDX, and the lockfiles listed in docs/formats.md",
+        hint="supported: container images (docker save, OCI layout tar), CycloneDX, SPDX, "
+        "and the lockfiles listed in docs/formats.md",
     )
 
 

@@ -11,8 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sakimori.errors import InvalidInput
 from sakimori.matching.index import AdvisoryIndex, LookupResult
-from sakimori.model.ecosystem import base_ecosystem, normalize_name
+from sakimori.model.ecosystem import (
+    SOURCE_KEYED,
+    PackageRef,
+    base_ecosystem,
+    normalize_name,
+    normalize_release,
+    parse_purl,
+)
 from sakimori.model.inventory import Component
 
 
@@ -39,17 +47,43 @@ class ComponentResult:
 
 
 def package_version_of(component: Component) -> PackageVersion | str:
-    """The package-version to look up, or the reason the component cannot be evaluated."""
+    """The package-version to look up, or the reason the component cannot be evaluated.
+
+    Distribution packages (``SOURCE_KEYED``: Debian, Ubuntu, Alpine…) are looked up under their
+    source / origin package and its version, read from the purl's ``upstream`` qualifier
+    (``pkg:deb/debian/libc6@2.36-9?upstream=glibc``), because that is what the distribution's
+    advisories name; their release comes from the component or the purl's ``distro``
+    qualifier. A component whose release is unknown matches every release's advisories.
+    """
     if component.ecosystem is None:
         return component.note or "the inventory gives no ecosystem or package URL for it"
     if not component.version:
         return component.note or "the inventory gives no version for it"
+    base = base_ecosystem(component.ecosystem)
+    name, version, release = component.name, component.version.strip(), component.release
+    if base in SOURCE_KEYED:
+        ref = _distro_ref(component.purl)
+        if ref is not None:
+            name = ref.source_name or name
+            version = ref.source_version or version
+            release = release or ref.release
+        release = normalize_release(base, release)
     return PackageVersion(
-        ecosystem=base_ecosystem(component.ecosystem),
-        name=normalize_name(component.ecosystem, component.name),
-        version=component.version.strip(),
-        release=component.release,
+        ecosystem=base,
+        name=normalize_name(component.ecosystem, name),
+        version=version,
+        release=release,
     )
+
+
+def _distro_ref(purl: str | None) -> PackageRef | None:
+    if not purl:
+        return None
+    try:
+        ref = parse_purl(purl)
+    except InvalidInput:
+        return None  # the component's own name and version still stand
+    return ref if ref.purl_type in {"deb", "apk"} else None
 
 
 def match_package_versions(

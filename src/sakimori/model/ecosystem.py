@@ -102,13 +102,56 @@ def base_ecosystem(ecosystem: str) -> str:
 
 
 def release_of(ecosystem: str) -> str | None:
-    """``Debian:12`` -> ``12``; ``Alpine:v3.18`` -> ``3.18``; ``PyPI`` -> ``None``."""
+    """``Debian:12`` -> ``12``; ``Alpine:v3.18`` -> ``3.18``; ``Ubuntu:22.04:LTS`` ->
+    ``22.04``; ``PyPI`` -> ``None``."""
     if ":" not in ecosystem:
         return None
-    release = ecosystem.split(":", 1)[1]
-    if base_ecosystem(ecosystem) in {"Alpine", "Wolfi", "Chainguard"}:
-        release = release.removeprefix("v")
-    return release or None
+    base, release = ecosystem.split(":", 1)
+    return normalize_release(base, release)
+
+
+#: Ecosystems whose advisories name the *source* package (Debian and Ubuntu source packages,
+#: Alpine origin packages): a binary package is affected through its source package.
+SOURCE_KEYED: Final = frozenset({"Debian", "Ubuntu", "Alpine", "Wolfi", "Chainguard"})
+
+_DEBIAN_CODENAMES: Final[dict[str, str]] = {
+    "jessie": "8",
+    "stretch": "9",
+    "buster": "10",
+    "bullseye": "11",
+    "bookworm": "12",
+    "trixie": "13",
+    "forky": "14",
+}
+_NUMERIC_RELEASE = re.compile(r"v?(\d+)(?:\.(\d+))?")
+
+
+def normalize_release(base: str, release: str | None) -> str | None:
+    """A distribution release as advisories of ``base`` name it, whatever wrote it.
+
+    Debian releases are the major number (``12.4``, ``debian-12`` and ``bookworm`` -> ``12``);
+    Alpine-like releases are ``major.minor`` (``v3.18``, ``3.18.4`` -> ``3.18``); Ubuntu keeps
+    ``YY.MM`` and drops the ``LTS`` / ``Pro`` labels OSV appends or prepends. Anything else, and
+    anything these rules do not recognise, is returned as written (stripped).
+    """
+    if release is None:
+        return None
+    text = release.strip()
+    if base == "Debian":
+        text = _DEBIAN_CODENAMES.get(text.lower(), text)
+        found = _NUMERIC_RELEASE.fullmatch(text.split(".", 1)[0])
+        return found.group(1) if found else (text or None)
+    if base in {"Alpine", "Wolfi", "Chainguard"}:
+        numeric = re.match(r"v?(\d+)\.(\d+)", text)
+        return (
+            f"{numeric.group(1)}.{numeric.group(2)}"
+            if numeric
+            else (text.removeprefix("v") or None)
+        )
+    if base == "Ubuntu":
+        parts = [p for p in text.split(":") if p and p not in {"LTS", "Pro"}]
+        return parts[0] if parts else None
+    return text or None
 
 
 def is_known(ecosystem: str) -> bool:
@@ -140,6 +183,11 @@ class PackageRef:
     version: str | None
     release: str | None
     purl_type: str
+    #: The source (``deb``) or origin (``apk``) package from the ``upstream`` qualifier
+    #: (``upstream=glibc`` or ``upstream=glibc@2.36-8``), the name distro advisories use.
+    source_name: str | None = None
+    #: The source package's version when the qualifier states one that differs.
+    source_version: str | None = None
 
 
 def parse_purl(purl: str) -> PackageRef:
@@ -153,7 +201,6 @@ def parse_purl(purl: str) -> PackageRef:
     fast = split_simple_purl(purl.strip())
     if fast is not None:
         ptype, namespace, name, version, qualifiers = fast
-        release = _release_from_qualifiers(qualifiers)
     else:
         try:
             parsed = PackageURL.from_string(purl.strip())
@@ -162,7 +209,13 @@ def parse_purl(purl: str) -> PackageRef:
         ptype, namespace, name = parsed.type, parsed.namespace or None, parsed.name
         version = parsed.version or None
         found = parsed.qualifiers if isinstance(parsed.qualifiers, dict) else {}
-        release = _release_from_qualifiers(found)
+        qualifiers = {str(k).lower(): str(v) for k, v in found.items()}
+    release = _release_from_qualifiers(qualifiers)
+    source_name = source_version = None
+    upstream = qualifiers.get("upstream")
+    if upstream and ptype in {"deb", "apk"}:
+        head, at, tail = upstream.partition("@")
+        source_name, source_version = head.strip() or None, (tail.strip() if at else "") or None
     ecosystem: str | None
     if ptype in _DISTRO_NAMESPACES:
         ecosystem = _DISTRO_NAMESPACES[ptype].get((namespace or "").lower())
@@ -175,7 +228,7 @@ def parse_purl(purl: str) -> PackageRef:
             full_name = f"{namespace}/{name}"
         else:
             full_name = name
-    return PackageRef(ecosystem, full_name, version, release, ptype)
+    return PackageRef(ecosystem, full_name, version, release, ptype, source_name, source_version)
 
 
 # For these types a plain purl is split here, ten times faster than packageurl-python (the

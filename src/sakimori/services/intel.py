@@ -1,8 +1,9 @@
 """Loading vulnerability intelligence from local files, and reporting what is loaded.
 
-``load_paths`` reads OSV records (JSON, YAML, ``all.zip`` archives), KEV catalogs and EPSS files,
-recognised by content. Everything named is parsed and validated before anything is written, and
-the writes happen in one transaction: a bad file anywhere leaves the database as it was.
+``load_paths`` reads OSV records (JSON, YAML, ``all.zip`` archives), Alpine secdb files, KEV
+catalogs and EPSS files, recognised by content. Everything named is parsed and validated before
+anything is written, and the writes happen in one transaction: a bad file anywhere leaves the
+database as it was.
 
 Re-loading is incremental at two levels: a file whose size and modification time are unchanged
 since it was last loaded is not read again, and an advisory whose content hash is unchanged is
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sakimori.errors import SakimoriError, UnsupportedFormat
+from sakimori.formats import alpine_secdb
 from sakimori.formats import cve as cve_format
 from sakimori.formats import epss as epss_format
 from sakimori.formats import kev as kev_format
@@ -125,13 +127,16 @@ def parse_intel(data: bytes, limits: Limits, into: Parsed) -> str:
     if cve_format.sniff(data):
         into.cve.append(cve_format.parse(data, limits))
         return "cve"
+    if alpine_secdb.sniff(data):
+        into.advisories.extend(alpine_secdb.parse(data, limits))
+        return "osv"  # stored and matched as OSV advisories of ecosystem Alpine:vX.Y
     advisories = osv_format.parse_if_osv(data, limits)
     if advisories is not None:
         into.advisories.extend(advisories)
         return "osv"
     raise UnsupportedFormat(
-        "not an OSV record or archive, a CVE record, an SSVC decision table, a CISA KEV "
-        "catalog, or a FIRST EPSS file",
+        "not an OSV record or archive, an Alpine secdb file, a CVE record, an SSVC decision "
+        "table, a CISA KEV catalog, or a FIRST EPSS file",
         hint="`sakimori intel load` reads those formats; inventories go to `sakimori scan`",
     )
 
