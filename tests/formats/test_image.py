@@ -150,6 +150,22 @@ def test_an_oci_layout_directory_is_inventoried(tmp_path: Path) -> None:
     assert names(image.parse_directory(tmp_path)) == EXPECTED
 
 
+def test_scan_reads_a_layout_directory_as_one_image(tmp_path: Path) -> None:
+    from sakimori.services.scan import collect
+
+    layout = tmp_path / "layout"
+    for name, data in oci_layout(root_filesystem()).items():
+        (layout / name).parent.mkdir(parents=True, exist_ok=True)
+        (layout / name).write_bytes(data)
+    (tmp_path / "app" / "manifest.json").parent.mkdir()
+    (tmp_path / "app" / "manifest.json").write_text('{"name": "a web app manifest"}')
+    assert image.is_layout_directory(layout)
+    assert not image.is_layout_directory(tmp_path / "app")
+    inventories, ignored = collect([layout], Limits())
+    assert [names(i) for i in inventories] == [EXPECTED]
+    assert ignored == []
+
+
 def test_a_docker_save_archive_is_inventoried() -> None:
     data = pack(dict(docker_save(root_filesystem())))
     assert detect(data)[0] == image.FORMAT

@@ -111,6 +111,16 @@ def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Inventory:
             raise MalformedDocument(f"not a readable tar archive: {exc}") from None
 
 
+def is_layout_directory(path: Path) -> bool:
+    """Whether ``path`` holds an OCI image layout (``oci-layout`` + ``index.json``) or an
+    extracted ``docker save`` archive (``manifest.json`` beside the layer files)."""
+    if (path / "oci-layout").is_file() and (path / "index.json").is_file():
+        return True
+    # A bare manifest.json is too common (web app manifests) to mean an image by itself.
+    saved = (path / "repositories").is_file() or (path / "blobs").is_dir()
+    return (path / "manifest.json").is_file() and saved
+
+
 def parse_directory(path: Path, limits: Limits = DEFAULT_LIMITS) -> Inventory:
     """The inventory of an OCI image layout directory (or an extracted ``docker save``)."""
     if not path.is_dir():

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sakimori.errors import InvalidInput, LimitExceeded, SakimoriError, UnsupportedFormat
+from sakimori.formats import image
 from sakimori.formats.detect import parse_inventory
 from sakimori.formats.limits import DEFAULT_LIMITS, Limits
 from sakimori.matching import AdvisoryIndex, match_components, package_version_of
@@ -107,11 +108,14 @@ def read_inventory(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[Inventor
 
 
 def collect(paths: Sequence[Path], limits: Limits) -> tuple[list[Inventory], list[tuple[str, str]]]:
-    """Parse the named files; walk directories, keeping every file that is an inventory."""
+    """Parse the named files; a directory holding an OCI image layout (or an extracted ``docker
+    save``) is one image; other directories are walked, keeping every file that is an inventory."""
     inventories: list[Inventory] = []
     ignored: list[tuple[str, str]] = []
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() and image.is_layout_directory(path):
+            inventories.append(image.parse_directory(path, limits))
+        elif path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
                 try:
                     inventories.extend(read_inventory(child, limits))
