@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := jq
+# jq counts SBOM components; chromium is the browser the web tests drive (Playwright);
+# the IPA font renders Japanese pages in the browser tests' screenshots.
+DEBIAN_PACKAGES := jq chromium fonts-ipafont-gothic
 
 .PHONY: run test venv system-packages bench clean
 
@@ -26,9 +28,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Debian packages the tests use as independent tools (jq counts SBOM components).
+# Debian packages the tests use (see DEBIAN_PACKAGES), installed when missing.
 system-packages:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

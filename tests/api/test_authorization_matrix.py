@@ -11,6 +11,7 @@ and a list never shows another organisation's data to a member.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,7 +23,10 @@ from sqlalchemy import func, select
 
 from sakimori.api import create_app
 from sakimori.api.app import route_table
+from sakimori.packages.model import Content
+from sakimori.packages.taxii import BY_ID as TAXII_COLLECTIONS
 from sakimori.services import identity
+from sakimori.services import packages as package_service
 from sakimori.store import models
 from tests.api.conftest import (
     ASSET_A,
@@ -102,11 +106,29 @@ def statements_seen(principal: str, body: Any) -> None:
     assert all(s["asset"] is None or s["asset"].startswith(f"{ORG_A}/") for s in body)
 
 
+MATRIX_PACKAGE = "Matrix package for city-bank"
+
+
+def packages_seen(principal: str, body: Any) -> None:
+    titles = {p["title"] for p in body}
+    if principal in STAFF | MEMBERS_A:
+        assert MATRIX_PACKAGE in titles
+    else:
+        assert MATRIX_PACKAGE not in titles
+    if principal not in STAFF:
+        assert all(p["state"] in {"published", "updated", "withdrawn"} for p in body)
+
+
 # -- the rules: one per route ---------------------------------------------------------------------
 
 ORG_PATH = "/v1/organisations/{organisation}"
 ASSET_PATH = ORG_PATH + "/assets/{asset}"
 FINDING_PATH = "/v1/findings/{finding_id}"
+PACKAGE_PATH = "/v1/packages/{package_id}"
+COLLECTION_PATH = "/taxii2/api/collections/{collection_id}/"
+PACKAGE_READERS = Rule(STAFF | MEMBERS_A, hidden=frozenset({"member_user_b", "vendor", "partner"}))
+#: The coordinator-and-partners TAXII collection (members and vendors have no right on it).
+PARTNERS = Rule(STAFF | {"partner"})
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): Rule(EVERYONE, public=True),
@@ -143,6 +165,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", ORG_PATH + "/vex/statements"): Rule(
         STAFF | MEMBERS_A, hidden=frozenset({"member_user_b"}), check=statements_seen
     ),
+    ("GET", "/v1/packages"): Rule(EVERYONE, check=packages_seen),
+    ("POST", "/v1/packages"): Rule(STAFF),
+    ("GET", PACKAGE_PATH): PACKAGE_READERS,
+    ("PUT", PACKAGE_PATH + "/draft"): Rule(STAFF),
+    ("POST", PACKAGE_PATH + "/revisions"): Rule(STAFF),
+    ("POST", PACKAGE_PATH + "/transitions"): Rule(STAFF),
+    ("POST", PACKAGE_PATH + "/acknowledgement"): Rule(
+        MEMBERS_A, hidden=frozenset({"member_user_b", "vendor", "partner"})
+    ),
+    ("GET", PACKAGE_PATH + "/recipients"): Rule(STAFF),
+    ("GET", PACKAGE_PATH + "/csaf"): PACKAGE_READERS,
+    ("GET", PACKAGE_PATH + "/stix"): PACKAGE_READERS,
+    ("GET", "/taxii2/"): Rule(EVERYONE),
+    ("GET", "/taxii2/api/"): Rule(EVERYONE),
+    ("GET", "/taxii2/api/collections/"): Rule(EVERYONE),
+    ("GET", COLLECTION_PATH): PARTNERS,
+    ("GET", COLLECTION_PATH + "objects/"): PARTNERS,
+    ("POST", COLLECTION_PATH + "objects/"): PARTNERS,
+    ("GET", COLLECTION_PATH + "objects/{object_id}/"): PARTNERS,
+    ("GET", COLLECTION_PATH + "objects/{object_id}/versions/"): PARTNERS,
+    ("GET", COLLECTION_PATH + "manifest/"): PARTNERS,
+    ("GET", "/taxii2/api/status/{status_id}/"): Rule(
+        STAFF | {"partner"},
+        hidden=frozenset({"member_admin", "member_user", "member_user_b", "vendor"}),
+    ),
 }
 
 
@@ -162,6 +209,12 @@ class Call:
     json: Any = None
     files: dict[str, tuple[str, bytes, str]] | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
+TAXII_HEADERS = {"Content-Type": TAXII_MEDIA_TYPE, "Accept": TAXII_MEDIA_TYPE}
 
 
 def _throwaway_token(world: World, principal: str) -> str:
@@ -180,6 +233,63 @@ def _finding_state(world: World) -> str:
     return state
 
 
+PARTNERS_COLLECTION = next(c.id for c in TAXII_COLLECTIONS.values() if c.tlp is None)
+_SHARED: dict[int, dict[str, str]] = {}
+
+
+def _package_content(title: str) -> Content:
+    return Content.from_dict(
+        {
+            "title": title,
+            "tlp": "AMBER",
+            "audience": {"organisations": [ORG_A]},
+            "vulnerabilities": ["CVE-2021-35042"],
+            "products": [{"purl": "pkg:pypi/django@2.2.24"}],
+        }
+    )
+
+
+def _indicator(n: int) -> dict[str, Any]:
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--00000000-0000-4000-8000-{n:012d}",
+        "created": "2026-01-01T00:00:00.000Z",
+        "modified": "2026-01-01T00:00:00.000Z",
+        "name": "scanner address",
+        "pattern": "[ipv4-addr:value = '192.0.2.7']",
+        "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00Z",
+    }
+
+
+def _shared(world: World) -> dict[str, str]:
+    """A published package for org A, a stored TAXII object and a partner's status, once."""
+    found = _SHARED.get(id(world))
+    if found is None:
+        view = package_service.create_draft(world.db, _package_content(MATRIX_PACKAGE), "bunseki")
+        package_service.submit(world.db, view.id, "bunseki")
+        package_service.approve(world.db, view.id, "kanri")
+        status = package_service.add_objects(
+            world.db, PARTNERS_COLLECTION, [_indicator(1)], "allied"
+        )
+        found = {
+            "package_id": str(view.id),
+            "object_id": _indicator(1)["id"],
+            "status_id": status["id"],
+        }
+        _SHARED[id(world)] = found
+    return found
+
+
+def _fresh_package(world: World, principal: str, *, published: bool) -> str:
+    view = package_service.create_draft(world.db, _package_content(f"fresh {principal}"), "kanri")
+    if published:
+        package_service.submit(world.db, view.id, "kanri")
+        package_service.approve(world.db, view.id, "bunseki")
+    return str(view.id)
+
+
 def request_for(world: World, method: str, path: str, principal: str) -> Call:
     suffix = principal.replace("_", "-")
     values = {
@@ -187,10 +297,30 @@ def request_for(world: World, method: str, path: str, principal: str) -> Call:
         "asset": ASSET_A.split("/")[1],
         "finding_id": str(world.finding_a),
         "token_id": "",
+        "collection_id": PARTNERS_COLLECTION,
+        **_shared(world),
     }
     if "{token_id}" in path:
         values["token_id"] = _throwaway_token(world, principal)
+    if (method, path) in {
+        ("PUT", PACKAGE_PATH + "/draft"),
+        ("POST", PACKAGE_PATH + "/transitions"),
+        ("POST", PACKAGE_PATH + "/revisions"),
+    }:
+        values["package_id"] = _fresh_package(
+            world, principal, published=path.endswith("revisions")
+        )
     url = path.format(**values)
+    body = _package_content(f"matrix {suffix}").to_dict()
+    if (method, path) in {("POST", "/v1/packages"), ("PUT", PACKAGE_PATH + "/draft")}:
+        return Call(url, json=body)
+    if (method, path) == ("POST", PACKAGE_PATH + "/revisions"):
+        return Call(url, json={"content": body, "change": suffix})
+    if (method, path) == ("POST", PACKAGE_PATH + "/transitions"):
+        return Call(url, json={"move": "submit"})
+    if (method, path) == ("POST", COLLECTION_PATH + "objects/"):
+        document = {"objects": [_indicator(100 + PRINCIPALS.index(principal))]}
+        return Call(url, content=json.dumps(document).encode(), headers=TAXII_HEADERS)
     if (method, path) == ("POST", "/v1/tokens"):
         return Call(url, json={"name": f"matrix {suffix}", "scopes": ["read"]})
     if (method, path) == ("POST", "/v1/organisations"):
@@ -219,6 +349,11 @@ def footprint(world: World) -> dict[str, int]:
         models.FindingTransition,
         models.VexDocumentRow,
         models.ApiToken,
+        models.PackageRow,
+        models.PackageRevisionRow,
+        models.PackageRecipientRow,
+        models.TaxiiObjectRow,
+        models.TaxiiStatusRow,
     )
     with world.db.transaction() as session:
         counts = {
@@ -264,16 +399,21 @@ def test_matrix(world: World, method: str, path: str, principal: str) -> None:
     response = world.client.request(
         method,
         call.url,
-        headers=world.headers(principal),
+        headers=world.headers(principal) | call.headers,
         json=call.json,
         files=call.files,
         params=call.params,
+        content=call.content,
     )
     assert response.status_code in OUTCOMES[expected], (
         f"{principal} {method} {call.url}: expected {expected}, got {response.status_code} "
         f"{response.text[:300]}"
     )
-    if expected != "ok":
+    if expected != "ok" and path.startswith("/taxii2/"):  # TAXII's own error resource
+        assert response.headers["content-type"] == TAXII_MEDIA_TYPE
+        assert response.json()["http_status"] == str(response.status_code)
+        assert footprint(world) == before, "a refused call changed something"
+    elif expected != "ok":
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["status"] == response.status_code
         assert footprint(world) == before, "a refused call changed something"

@@ -18,11 +18,20 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sakimori import __version__
+from sakimori import __version__, web
 from sakimori.api import problems
 from sakimori.api.deps import Runtime
 from sakimori.api.paths import no_unknown_query
-from sakimori.api.routes import findings, health, identity, intel, organisations, vex
+from sakimori.api.routes import (
+    findings,
+    health,
+    identity,
+    intel,
+    organisations,
+    packages,
+    taxii,
+    vex,
+)
 from sakimori.config import Settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +78,8 @@ class Guard:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
-                headers.extend(SECURITY_HEADERS)
+                present = {name.lower() for name, _ in headers}  # the pages set their CSP
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
@@ -122,7 +132,8 @@ class Guard:
 
 #: Every router of the API; the authorisation-matrix test reads its routes from here.
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    module.router for module in (health, identity, organisations, findings, intel, vex)
+    module.router
+    for module in (health, identity, organisations, findings, intel, vex, packages, taxii)
 )
 
 
@@ -175,5 +186,7 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.mount(web.PREFIX, web.create_app(runtime))  # the web interface (docs/web.md)
+    app.add_api_route("/", web.to_pages, include_in_schema=False)
     app.add_middleware(Guard, max_body=settings.limits.max_bytes + _MULTIPART_OVERHEAD)
     return app

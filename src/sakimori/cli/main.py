@@ -63,6 +63,7 @@ def _register() -> None:
     from sakimori.cli import (
         finding,
         intel,
+        packages,
         probe,
         registry,
         report,
@@ -90,6 +91,7 @@ def _register() -> None:
     app.command("serve")(serve.serve)
     app.add_typer(users.user_app, name="user")
     app.add_typer(users.token_app, name="token")
+    app.add_typer(packages.app, name="package")
 
 
 def _command() -> Any:

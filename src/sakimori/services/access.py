@@ -15,9 +15,13 @@ Tenancy:
   organisation, asset, finding and aggregate.
 - ``member_admin`` and ``member_user`` see only their own organisation's assets, inventories,
   findings, VEX statements and figures.
-- ``vendor`` and ``partner`` see their own organisation's record and the intel status; what
-  they publish and exchange (advisories, VEX for their products, CSAF/TAXII under TLP) comes
-  with later issues.
+- ``vendor`` and ``partner`` see their own organisation's record and the intel status, and the
+  counter-measure packages they receive (CSAF, STIX, TAXII under TLP); partners also exchange
+  STIX objects with the coordinator in the TAXII sharing-group collection. Vendor advisories
+  and VEX for their products come with later issues.
+- counter-measure packages: staff see every package; anyone else only the published packages
+  their organisation actively receives, and TLP:RED ones only when named
+  (``sakimori.packages.model.may_read``); another package answers as one that does not exist.
 
 Not built yet (seams): raw inventory contents are not served by any use case, so the member's
 "share raw inventories with the coordinator" setting has no table yet; the audit log will be
@@ -40,10 +44,12 @@ from sakimori.errors import InvalidInput, NotFound, PermissionDenied, SakimoriEr
 from sakimori.formats.limits import Limits
 from sakimori.formats.vex import VexFormat
 from sakimori.model.lifecycle import Move
+from sakimori.packages.model import Content
 from sakimori.services import findings as findings_service
 from sakimori.services import intel as intel_service
 from sakimori.services import metrics as metrics_service
 from sakimori.services import organisations as registry
+from sakimori.services import packages as packages_service
 from sakimori.services import tracking
 from sakimori.services import vex as vex_service
 from sakimori.store import models
@@ -95,6 +101,14 @@ class Action(StrEnum):
     METRICS_READ = "metrics.read"
     TOKEN_READ = "token.read"  # noqa: S105 - an action name, not a secret
     TOKEN_MANAGE = "token.manage"  # noqa: S105 - an action name
+    PACKAGE_DRAFT = "package.draft"
+    PACKAGE_PUBLISH = "package.publish"
+    PACKAGE_WITHDRAW = "package.withdraw"
+    PACKAGE_READ = "package.read"
+    PACKAGE_ACKNOWLEDGE = "package.acknowledge"
+    PACKAGE_RECIPIENTS = "package.recipients"
+    TAXII_READ = "taxii.read"
+    TAXII_WRITE = "taxii.write"
 
 
 _ALL: Final = frozenset(Role)
@@ -102,6 +116,7 @@ _STAFF_AND_MEMBERS: Final = frozenset(
     {Role.COORDINATOR_ADMIN, Role.ANALYST, Role.MEMBER_ADMIN, Role.MEMBER_USER}
 )
 _MEMBERS_AND_ADMIN: Final = frozenset({Role.COORDINATOR_ADMIN, Role.MEMBER_ADMIN, Role.MEMBER_USER})
+_RECIPIENTS: Final = frozenset({Role.MEMBER_ADMIN, Role.MEMBER_USER, Role.VENDOR, Role.PARTNER})
 
 #: The permission table: which roles may take each action (tenancy narrows it further), and
 #: the token scope it needs. docs/api.md shows it per route.
@@ -119,6 +134,17 @@ PERMISSIONS: Final[dict[Action, tuple[frozenset[Role], Scope]]] = {
     Action.METRICS_READ: (_STAFF_AND_MEMBERS, Scope.READ),
     Action.TOKEN_READ: (_ALL, Scope.READ),
     Action.TOKEN_MANAGE: (_ALL, Scope.WRITE),
+    # Packages: staff draft and review; publishing also needs a second person (the lifecycle);
+    # recipients read (within TLP, narrowed by the service) and acknowledge.
+    Action.PACKAGE_DRAFT: (COORDINATOR_ROLES, Scope.WRITE),
+    Action.PACKAGE_PUBLISH: (COORDINATOR_ROLES, Scope.WRITE),
+    Action.PACKAGE_WITHDRAW: (frozenset({Role.COORDINATOR_ADMIN}), Scope.WRITE),
+    Action.PACKAGE_READ: (_ALL, Scope.READ),
+    Action.PACKAGE_ACKNOWLEDGE: (_RECIPIENTS, Scope.WRITE),
+    Action.PACKAGE_RECIPIENTS: (COORDINATOR_ROLES, Scope.READ),
+    # TAXII: every role may ask; each collection's readers and writers narrow it.
+    Action.TAXII_READ: (_ALL, Scope.READ),
+    Action.TAXII_WRITE: (_ALL, Scope.WRITE),
 }
 
 
@@ -415,3 +441,176 @@ def metrics_report(
     elif not principal.sees_everything:
         organisation = principal.organisation
     return metrics_service.report(db, organisation=organisation, sector=sector)
+
+
+# -- counter-measure packages ---------------------------------------------------------------------
+
+
+def _content(value: dict[str, Any]) -> Content:
+    return Content.from_dict(value)
+
+
+def create_package(
+    db: Database, principal: Principal, content: dict[str, Any]
+) -> packages_service.PackageView:
+    require(principal, Action.PACKAGE_DRAFT)
+    return packages_service.create_draft(db, _content(content), principal.name)
+
+
+def edit_package(
+    db: Database, principal: Principal, package_id: int, content: dict[str, Any]
+) -> packages_service.PackageView:
+    require(principal, Action.PACKAGE_DRAFT)
+    return packages_service.edit_draft(db, package_id, _content(content), principal.name)
+
+
+def revise_package(
+    db: Database, principal: Principal, package_id: int, content: dict[str, Any], change: str
+) -> packages_service.PackageView:
+    require(principal, Action.PACKAGE_DRAFT)
+    return packages_service.revise(db, package_id, _content(content), principal.name, change)
+
+
+def move_package(
+    db: Database, principal: Principal, package_id: int, move: str
+) -> packages_service.PackageView:
+    """``submit`` | ``send_back`` | ``approve`` (publish; a second person) | ``withdraw``."""
+    if move == "approve":
+        require(principal, Action.PACKAGE_PUBLISH)
+        return packages_service.approve(db, package_id, principal.name)
+    if move == "withdraw":
+        require(principal, Action.PACKAGE_WITHDRAW)
+        return packages_service.withdraw(db, package_id, principal.name)
+    require(principal, Action.PACKAGE_DRAFT)
+    if move == "submit":
+        return packages_service.submit(db, package_id, principal.name)
+    if move == "send_back":
+        return packages_service.send_back(db, package_id, principal.name)
+    raise InvalidInput(f"{move!r} is not a package move")
+
+
+def list_packages(db: Database, principal: Principal) -> list[packages_service.PackageView]:
+    """Staff: every package, drafts included; anyone else: what they may read."""
+    require(principal, Action.PACKAGE_READ)
+    if principal.sees_everything:
+        return packages_service.list_all(db)
+    return packages_service.visible(
+        db, staff=False, organisation_id=principal.organisation_id, user=principal.name
+    )
+
+
+def read_package(
+    db: Database, principal: Principal, package_id: int
+) -> packages_service.PackageView:
+    """One package: staff see the newest revision; a recipient the newest published one, and
+    the read is recorded."""
+    require(principal, Action.PACKAGE_READ)
+    if principal.sees_everything:
+        return packages_service.get(db, package_id)
+    view = _readable(db, principal, package_id)
+    packages_service.mark(db, package_id, principal.organisation_id, principal.name, ack=False)
+    return view
+
+
+def _readable(db: Database, principal: Principal, package_id: int) -> packages_service.PackageView:
+    for view in packages_service.visible(
+        db,
+        staff=principal.sees_everything,
+        organisation_id=principal.organisation_id,
+        user=principal.name,
+    ):
+        if view.id == package_id:
+            return view
+    raise NotFound(f"no package {package_id}", hint="see GET /v1/packages")
+
+
+def package_csaf(db: Database, principal: Principal, package_id: int) -> dict[str, Any]:
+    require(principal, Action.PACKAGE_READ)
+    return packages_service.csaf_document(_readable(db, principal, package_id))
+
+
+def package_stix(db: Database, principal: Principal, package_id: int) -> dict[str, Any]:
+    from sakimori.packages import stix
+
+    require(principal, Action.PACKAGE_READ)
+    view = _readable(db, principal, package_id)
+    return stix.bundle(packages_service.stix_objects(view))
+
+
+def acknowledge_package(
+    db: Database, principal: Principal, package_id: int
+) -> packages_service.RecipientView:
+    require(principal, Action.PACKAGE_ACKNOWLEDGE)
+    _readable(db, principal, package_id)
+    packages_service.mark(db, package_id, principal.organisation_id, principal.name, ack=True)
+    for recipient in packages_service.recipients(db, package_id):
+        if recipient.organisation == principal.organisation:
+            return recipient
+    raise NotFound(f"no package {package_id}")  # pragma: no cover - _readable found it
+
+
+def package_recipients(
+    db: Database, principal: Principal, package_id: int
+) -> list[packages_service.RecipientView]:
+    require(principal, Action.PACKAGE_RECIPIENTS)
+    return packages_service.recipients(db, package_id)
+
+
+# -- TAXII 2.1 ------------------------------------------------------------------------------------
+
+
+def taxii_collections(principal: Principal) -> list[dict[str, Any]]:
+    """The collections the caller may read or write, with its rights."""
+    from sakimori.packages import taxii
+
+    require(principal, Action.TAXII_READ)
+    return [
+        c.resource(principal.role.value)
+        for c in taxii.COLLECTIONS
+        if principal.role.value in c.readers | c.writers
+    ]
+
+
+def taxii_collection(principal: Principal, collection_id: str, *, write: bool = False) -> Any:
+    """The collection, if the caller may read it (or write it); 404 if it does not exist or the
+    caller has no right on it at all, 403 for the right it lacks."""
+    from sakimori.packages import taxii
+
+    require(principal, Action.TAXII_WRITE if write else Action.TAXII_READ)
+    found = taxii.BY_ID.get(collection_id)
+    role = principal.role.value
+    if found is None:
+        raise NotFound(f"no collection {collection_id}")
+    if write and role not in found.writers:
+        raise PermissionDenied(f"the {role} role may not add objects to {found.alias}")
+    if not write and role not in found.readers:
+        raise PermissionDenied(f"the {role} role may not read {found.alias}")
+    return found
+
+
+def taxii_records(db: Database, principal: Principal, collection_id: str) -> list[Any]:
+    """Every object version of the collection that the caller may receive."""
+    collection = taxii_collection(principal, collection_id)
+    if collection.tlp is None:
+        return packages_service.stored_records(db, collection.id)
+    return packages_service.package_records(
+        db,
+        collection.tlp,
+        staff=principal.sees_everything,
+        organisation_id=principal.organisation_id,
+        user=principal.name,
+    )
+
+
+def taxii_add(
+    db: Database, principal: Principal, collection_id: str, objects: list[Any]
+) -> dict[str, Any]:
+    collection = taxii_collection(principal, collection_id, write=True)
+    return packages_service.add_objects(db, collection.id, objects, principal.name)
+
+
+def taxii_status(db: Database, principal: Principal, status_id: str) -> dict[str, Any]:
+    require(principal, Action.TAXII_READ)
+    return packages_service.get_status(
+        db, status_id, user=principal.name, staff=principal.sees_everything
+    )

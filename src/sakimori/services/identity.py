@@ -1,7 +1,8 @@
 """Identity: users, the role each holds in an organisation, and API tokens.
 
 Passwords are hashed with argon2id (``argon2-cffi``, its default parameters). They are for the
-sign-in of the web interface (a later step), so nothing on the API path verifies one.
+sign-in of the web interface, so nothing on the API path verifies one. A browser session is a
+token of the session kind (``create_session``), accepted only from the pages' cookie.
 
 API tokens are what every API call carries (``Authorization: Bearer skm_<id>_<secret>``):
 
@@ -50,6 +51,13 @@ DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 MAX_TOKEN_LIFETIME = timedelta(days=366)
 #: ``last_used_at`` is written at most this often per token (one write per call would not scale).
 LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+#: Browser sessions are tokens carrying this extra scope (never granted to an API token).
+SESSION_SCOPE = "session"
+#: A session ends after this long without a request (renewed while in use) …
+SESSION_IDLE = timedelta(hours=2)
+#: … and at the latest this long after sign-in.
+SESSION_MAX_AGE = timedelta(hours=12)
 
 _TOKEN = re.compile(r"skm_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 _USER_NAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,99}")
@@ -364,8 +372,21 @@ def revoke_token(
         return _token_view(row, user)
 
 
-def authenticate(db: Database, key: TokenKey, token: str, now: datetime | None = None) -> Principal:
-    """The principal a token stands for, or ``Unauthenticated``."""
+def authenticate(
+    db: Database,
+    key: TokenKey,
+    token: str,
+    now: datetime | None = None,
+    *,
+    browser: bool = False,
+) -> Principal:
+    """The principal a token stands for, or ``Unauthenticated``.
+
+    ``browser`` chooses the kind: a browser session (:func:`create_session`) is accepted only
+    from the web interface's cookie, an API token only as a bearer token, so a session cookie is
+    no API token and an API token no cookie. A session near its idle expiry is renewed (sliding),
+    never past :data:`SESSION_MAX_AGE` from sign-in.
+    """
     now = now or datetime.now(UTC)
     parsed = _TOKEN.fullmatch(token.strip())
     if parsed is None:
@@ -392,6 +413,8 @@ def authenticate(db: Database, key: TokenKey, token: str, now: datetime | None =
             if _aware(row.expires_at) <= now
             else "user deactivated"
             if not user.active
+            else "wrong kind (session / API token)"
+            if (SESSION_SCOPE in row.scopes) != browser
             else None
         )
         if reason:
@@ -399,6 +422,8 @@ def authenticate(db: Database, key: TokenKey, token: str, now: datetime | None =
             raise Unauthenticated()
         if row.last_used_at is None or now - _aware(row.last_used_at) >= LAST_USED_RESOLUTION:
             row.last_used_at = now
+        if browser and _aware(row.expires_at) - now < SESSION_IDLE / 2:
+            row.expires_at = min(now + SESSION_IDLE, _aware(row.created_at) + SESSION_MAX_AGE)
         return Principal(
             user_id=user.id,
             name=user.name,
@@ -441,3 +466,74 @@ def revoke_own_token(db: Database, principal: Principal, token_id: str) -> Token
     """Revoke one of the principal's tokens; another user's token is ``NotFound``."""
     require(principal, Action.TOKEN_MANAGE)
     return revoke_token(db, token_id, owner=principal.name)
+
+
+# -- browser sessions (the web interface's sign-in) -----------------------------------------------
+
+
+def create_session(
+    db: Database, key: TokenKey, user: str, now: datetime | None = None
+) -> tuple[TokenView, str]:
+    """A browser session for a signed-in user: a token of the session kind (read, write and
+    ``session`` scopes), short-lived (:data:`SESSION_IDLE`), revoked at sign-out and when the
+    user is deactivated. The password must have been checked (:func:`verify_password`)."""
+    now = now or datetime.now(UTC)
+    token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    with db.transaction() as session:
+        owner = _user(session, user)
+        if not owner.active:
+            raise Conflict(f"user {owner.name!r} is deactivated")
+        row = models.ApiToken(
+            id=token_id,
+            user_id=owner.id,
+            name="web session",
+            scopes=[Scope.READ.value, Scope.WRITE.value, SESSION_SCOPE],
+            secret_hash=key.digest(secret),
+            created_at=now,
+            expires_at=now + SESSION_IDLE,
+        )
+        session.add(row)
+        return _token_view(row, owner.name), f"{TOKEN_PREFIX}{token_id}_{secret}"
+
+
+def end_session(db: Database, principal: Principal, now: datetime | None = None) -> None:
+    """Sign out: revoke the session the principal came with."""
+    require(principal, Action.TOKEN_MANAGE)
+    if principal.token_id is not None:
+        revoke_token(db, principal.token_id, owner=principal.name, now=now)
+
+
+# -- user administration (coordinator admins: the same rule as registering organisations) ----------
+
+
+def users_for(db: Database, principal: Principal) -> list[UserView]:
+    require(principal, Action.ORGANISATION_CREATE)
+    return list_users(db)
+
+
+def create_user_for(
+    db: Database,
+    principal: Principal,
+    name: str,
+    *,
+    organisation: str,
+    role: str,
+    display_name: str = "",
+    password: str | None = None,
+) -> UserView:
+    require(principal, Action.ORGANISATION_CREATE)
+    return create_user(
+        db,
+        name,
+        organisation=organisation,
+        role=role,
+        display_name=display_name,
+        password=password,
+    )
+
+
+def deactivate_user_for(db: Database, principal: Principal, name: str) -> int:
+    require(principal, Action.ORGANISATION_CREATE)
+    if name.strip().lower() == principal.name:
+        raise Conflict("you may not deactivate yourself")
+    return deactivate_user(db, name)

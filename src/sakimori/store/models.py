@@ -438,3 +438,106 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- counter-measure packages, their recipients, and STIX objects received over TAXII ---------
+
+
+class PackageRow(Base):
+    """A counter-measure package: its lifecycle state; the content lives in its revisions."""
+
+    __tablename__ = "cm_package"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: draft | review | published | updated | withdrawn (``sakimori.packages.lifecycle``)
+    state: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The newest published revision (0: none yet).
+    published_revision: Mapped[int] = mapped_column(Integer, default=0)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class PackageRevisionRow(Base):
+    """One numbered revision of a package; immutable once published."""
+
+    __tablename__ = "cm_package_revision"
+    __table_args__ = (UniqueConstraint("package_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("cm_package.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    #: draft | review | published
+    status: Mapped[str] = mapped_column(String(20))
+    tlp: Mapped[str] = mapped_column(String(20))
+    #: The content (``sakimori.packages.model.Content`` as a dict).
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    change: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(200))
+    approver: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PackageRecipientRow(Base):
+    """An organisation a package reaches, why, and what it did with it."""
+
+    __tablename__ = "cm_package_recipient"
+    __table_args__ = (UniqueConstraint("package_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("cm_package.id", ondelete="CASCADE"), index=True
+    )
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    #: audience | exposure
+    reason: Mapped[str] = mapped_column(String(20))
+    #: False once a revision's audience no longer includes it (it may no longer read).
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: TLP:RED: the named people of this organisation who may read it (empty otherwise).
+    named_users: Mapped[list[str]] = mapped_column(JSON, default=list)
+    since_revision: Mapped[int] = mapped_column(Integer)
+    delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class TaxiiObjectRow(Base):
+    """A STIX object version added to a TAXII collection by a client (packages are rendered)."""
+
+    __tablename__ = "taxii_object"
+    __table_args__ = (
+        UniqueConstraint("collection", "object_id", "version"),
+        Index("ix_taxii_object_added", "collection", "added_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collection: Mapped[str] = mapped_column(String(100))
+    object_id: Mapped[str] = mapped_column(String(200))
+    object_type: Mapped[str] = mapped_column(String(100))
+    #: The object's ``modified`` (or ``created``) timestamp, as written.
+    version: Mapped[str] = mapped_column(String(40))
+    spec_version: Mapped[str] = mapped_column(String(10))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_by: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TaxiiStatusRow(Base):
+    """The status resource of one TAXII POST."""
+
+    __tablename__ = "taxii_status"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    collection: Mapped[str] = mapped_column(String(100))
+    user_name: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: {"successes": [...], "failures": [...], "pendings": [...]}
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,706 @@
+"""Counter-measure packages: drafting, review, two-person publishing, revisions, withdrawal,
+targeting (audience + exposure under TLP), and what recipients read and acknowledge.
+
+The rules are pure (``sakimori.packages``); this module applies them in one transaction each and
+records who did what. Roles and tenancy are checked by the callers in
+``sakimori.services.access``; ``visible`` / ``receipt_of`` here answer the TLP question the same
+way for every channel (API reads, TAXII).
+
+Exposure: an organisation is exposed when a *current* inventory of one of its assets holds an
+affected product, matched by purl (ecosystem, normalised name and, when the purl has one, the
+exact version). CPE and vendor-product matching is not built yet. ``on_new_exposure`` is the
+hook for a new upload: it adds the organisation as a recipient of every live package targeting
+"everyone affected" that it is now exposed to (never a TLP:RED one), and returns what it added;
+sending the notification is the seam for the notification channels (not built).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from sakimori.errors import InvalidInput, NotFound
+from sakimori.model.ecosystem import normalize_name, parse_purl
+from sakimori.packages import csaf, stix, targeting, taxii
+from sakimori.packages import lifecycle as lc
+from sakimori.packages.model import Content, Product, Receipt, Tlp, may_read
+from sakimori.store import models
+from sakimori.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionView:
+    number: int
+    status: str
+    tlp: str
+    author: str
+    approver: str | None
+    change: str
+    created_at: datetime
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PackageView:
+    id: int
+    state: str
+    #: The newest published revision's number (0: never published).
+    revision: int
+    content: Content
+    history: tuple[RevisionView, ...]
+    created_by: str
+    created_at: datetime
+    withdrawn_at: datetime | None
+
+    @property
+    def tlp(self) -> Tlp:
+        return self.content.tlp
+
+    @property
+    def pending(self) -> RevisionView | None:
+        last = self.history[-1]
+        return None if last.status == lc.RevisionStatus.PUBLISHED else last
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientView:
+    organisation: str
+    reason: str
+    active: bool
+    named_users: tuple[str, ...]
+    since_revision: int
+    delivered_at: datetime
+    read_at: datetime | None
+    read_by: str | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    package_id: int
+    organisation: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def _package(session: Session, package_id: int, *, lock: bool = False) -> models.PackageRow:
+    query = select(models.PackageRow).where(models.PackageRow.id == package_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(f"no package {package_id}", hint="see GET /v1/packages")
+    return row
+
+
+def _revisions(session: Session, package_id: int) -> list[models.PackageRevisionRow]:
+    return list(
+        session.scalars(
+            select(models.PackageRevisionRow)
+            .where(models.PackageRevisionRow.package_id == package_id)
+            .order_by(models.PackageRevisionRow.number)
+        )
+    )
+
+
+def _view(
+    row: models.PackageRow, revisions: list[models.PackageRevisionRow], *, latest: bool
+) -> PackageView:
+    """``latest``: the content of the newest revision (staff); else of the newest published."""
+    served = revisions[-1]
+    if not latest and row.published_revision:
+        served = next(r for r in revisions if r.number == row.published_revision)
+    return PackageView(
+        id=row.id,
+        state=row.state,
+        revision=row.published_revision,
+        content=Content.from_dict(served.content),
+        history=tuple(
+            RevisionView(
+                r.number,
+                r.status,
+                r.tlp,
+                r.author,
+                r.approver,
+                r.change,
+                _aware(r.created_at),
+                _optional_aware(r.published_at),
+            )
+            for r in revisions
+            if latest or r.status == lc.RevisionStatus.PUBLISHED
+        ),
+        created_by=row.created_by,
+        created_at=_aware(row.created_at),
+        withdrawn_at=_optional_aware(row.withdrawn_at),
+    )
+
+
+def get(db: Database, package_id: int, *, latest: bool = True) -> PackageView:
+    with db.transaction() as session:
+        row = _package(session, package_id)
+        return _view(row, _revisions(session, package_id), latest=latest)
+
+
+def list_all(db: Database) -> list[PackageView]:
+    with db.transaction() as session:
+        rows = session.scalars(select(models.PackageRow).order_by(models.PackageRow.id)).all()
+        return [_view(r, _revisions(session, r.id), latest=True) for r in rows]
+
+
+def receipt_of(session: Session, package_id: int, organisation_id: int) -> Receipt | None:
+    row = session.scalar(
+        select(models.PackageRecipientRow).where(
+            models.PackageRecipientRow.package_id == package_id,
+            models.PackageRecipientRow.organisation_id == organisation_id,
+        )
+    )
+    return None if row is None else Receipt(row.active, tuple(row.named_users))
+
+
+def visible(db: Database, *, staff: bool, organisation_id: int, user: str) -> list[PackageView]:
+    """The published (or withdrawn) packages this person may read, newest published content."""
+    with db.transaction() as session:
+        rows = session.scalars(
+            select(models.PackageRow)
+            .where(models.PackageRow.published_revision > 0)
+            .order_by(models.PackageRow.id)
+        ).all()
+        receipts = {
+            r.package_id: Receipt(r.active, tuple(r.named_users))
+            for r in session.scalars(
+                select(models.PackageRecipientRow).where(
+                    models.PackageRecipientRow.organisation_id == organisation_id
+                )
+            )
+        }
+        out = []
+        for row in rows:
+            view = _view(row, _revisions(session, row.id), latest=False)
+            if may_read(view.tlp, staff=staff, receipt=receipts.get(row.id), user=user):
+                out.append(view)
+        return out
+
+
+def recipients(db: Database, package_id: int) -> list[RecipientView]:
+    with db.transaction() as session:
+        _package(session, package_id)
+        rows = session.execute(
+            select(models.PackageRecipientRow, models.Organisation.slug)
+            .join(models.Organisation)
+            .where(models.PackageRecipientRow.package_id == package_id)
+            .order_by(models.Organisation.slug)
+        ).all()
+        return [
+            RecipientView(
+                slug,
+                r.reason,
+                r.active,
+                tuple(r.named_users),
+                r.since_revision,
+                _aware(r.delivered_at),
+                _optional_aware(r.read_at),
+                r.read_by,
+                _optional_aware(r.acknowledged_at),
+                r.acknowledged_by,
+            )
+            for r, slug in rows
+        ]
+
+
+def mark(db: Database, package_id: int, organisation_id: int, user: str, *, ack: bool) -> None:
+    """Record that ``user`` read (or acknowledged) the package for their organisation; the first
+    read and the first acknowledgement are kept."""
+    with db.transaction() as session:
+        row = session.scalar(
+            select(models.PackageRecipientRow).where(
+                models.PackageRecipientRow.package_id == package_id,
+                models.PackageRecipientRow.organisation_id == organisation_id,
+            )
+        )
+        if row is None:
+            return  # staff reading a package their organisation does not receive
+        now = _now()
+        if row.read_at is None:
+            row.read_at, row.read_by = now, user
+        if ack and row.acknowledged_at is None:
+            row.acknowledged_at, row.acknowledged_by = now, user
+
+
+# -- drafting and the lifecycle -------------------------------------------------------------------
+
+
+def create_draft(db: Database, content: Content, actor: str) -> PackageView:
+    now = _now()
+    with db.transaction() as session:
+        row = models.PackageRow(
+            state=lc.State.DRAFT, created_by=actor, created_at=now, published_revision=0
+        )
+        session.add(row)
+        session.flush()
+        session.add(_revision_row(row.id, 1, content, actor, now, ""))
+        session.flush()
+        return _view(row, _revisions(session, row.id), latest=True)
+
+
+def _revision_row(
+    package_id: int, number: int, content: Content, actor: str, now: datetime, change: str
+) -> models.PackageRevisionRow:
+    return models.PackageRevisionRow(
+        package_id=package_id,
+        number=number,
+        status=lc.RevisionStatus.DRAFT,
+        tlp=content.tlp.value,
+        content=content.to_dict(),
+        change=change,
+        author=actor,
+        created_at=now,
+    )
+
+
+def _pending(revisions: list[models.PackageRevisionRow]) -> lc.RevisionStatus | None:
+    last = revisions[-1]
+    return None if last.status == lc.RevisionStatus.PUBLISHED else lc.RevisionStatus(last.status)
+
+
+def edit_draft(
+    db: Database, package_id: int, content: Content, actor: str, change: str | None = None
+) -> PackageView:
+    """Replace the content of the draft revision; the editor becomes its author."""
+    with db.transaction() as session:
+        row = _package(session, package_id, lock=True)
+        revisions = _revisions(session, package_id)
+        lc.check_edit(lc.State(row.state), _pending(revisions))
+        draft = revisions[-1]
+        draft.content, draft.tlp, draft.author = content.to_dict(), content.tlp.value, actor
+        if change is not None:
+            draft.change = change
+        session.flush()
+        return _view(row, revisions, latest=True)
+
+
+def revise(db: Database, package_id: int, content: Content, actor: str, change: str) -> PackageView:
+    """Open the next revision of a published package as a draft (published content stays)."""
+    with db.transaction() as session:
+        row = _package(session, package_id, lock=True)
+        revisions = _revisions(session, package_id)
+        lc.revise(lc.State(row.state), _pending(revisions))
+        session.add(
+            _revision_row(package_id, revisions[-1].number + 1, content, actor, _now(), change)
+        )
+        session.flush()
+        return _view(row, _revisions(session, package_id), latest=True)
+
+
+def submit(db: Database, package_id: int, actor: str) -> PackageView:
+    with db.transaction() as session:
+        row = _package(session, package_id, lock=True)
+        revisions = _revisions(session, package_id)
+        state, status = lc.submit(lc.State(row.state), _pending(revisions))
+        Content.from_dict(revisions[-1].content).ready()
+        row.state, revisions[-1].status = state, status
+        log.info("package %d revision %d submitted by %s", package_id, revisions[-1].number, actor)
+        return _view(row, revisions, latest=True)
+
+
+def send_back(db: Database, package_id: int, actor: str) -> PackageView:
+    with db.transaction() as session:
+        row = _package(session, package_id, lock=True)
+        revisions = _revisions(session, package_id)
+        row.state, revisions[-1].status = lc.send_back(lc.State(row.state), _pending(revisions))
+        log.info("package %d sent back to draft by %s", package_id, actor)
+        return _view(row, revisions, latest=True)
+
+
+def approve(db: Database, package_id: int, approver: str) -> PackageView:
+    """Publish the revision in review (approver ≠ its author) and target its recipients."""
+    now = _now()
+    with db.transaction() as session:
+        row = _package(session, package_id, lock=True)
+        revisions = _revisions(session, package_id)
+        pending = revisions[-1]
+        content = Content.from_dict(pending.content)
+        content.ready()
+        state, status = lc.approve(
+            lc.State(row.state),
+            _pending(revisions),
+            author=pending.author,
+            approver=approver,
+            number=pending.number,
+        )
+        targets = _resolve(session, content)
+        row.state, pending.status = state, status
+        pending.approver, pending.published_at = approver, now
+        row.published_revision = pending.number
+        _apply_targets(session, package_id, pending.number, targets, now)
+        log.info(
+            "package %d revision %d published by %s to %d organisations",
+            package_id,
+            pending.number,
+            approver,
+            len(targets),
+        )
+        return _view(row, revisions, latest=True)
+
+
+def withdraw(db: Database, package_id: int, actor: str) -> PackageView:
+    with db.transaction() as session:
+        row = _package(session, package_id, lock=True)
+        row.state = lc.withdraw(lc.State(row.state))
+        row.withdrawn_at, row.withdrawn_by = _now(), actor
+        return _view(row, _revisions(session, package_id), latest=True)
+
+
+# -- targeting ------------------------------------------------------------------------------------
+
+
+def _organisations(session: Session) -> list[targeting.Organisation]:
+    return [
+        targeting.Organisation(o.id, o.slug, o.kind, tuple(o.sectors))
+        for o in session.scalars(select(models.Organisation))
+    ]
+
+
+def _people(session: Session, names: Sequence[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    rows = session.execute(
+        select(models.User.name, models.Membership.organisation_id)
+        .join(models.Membership, models.Membership.user_id == models.User.id)
+        .where(models.User.name.in_(list(names)), models.User.active.is_(True))
+    )
+    found: dict[str, int] = {}
+    for name, org in rows:
+        found[name] = org
+    return found
+
+
+def _resolve(session: Session, content: Content) -> dict[int, targeting.Target]:
+    exposed: Iterable[int] = ()
+    if content.audience.affected and content.tlp is not Tlp.RED:
+        exposed = exposed_organisations(session, content.products)
+    return targeting.resolve(
+        content.tlp,
+        content.audience,
+        _organisations(session),
+        people=_people(session, content.audience.people),
+        exposed=exposed,
+    )
+
+
+def _apply_targets(
+    session: Session,
+    package_id: int,
+    number: int,
+    targets: dict[int, targeting.Target],
+    now: datetime,
+) -> None:
+    existing = {
+        r.organisation_id: r
+        for r in session.scalars(
+            select(models.PackageRecipientRow).where(
+                models.PackageRecipientRow.package_id == package_id
+            )
+        )
+    }
+    for org_id, row in existing.items():
+        if org_id not in targets:
+            row.active, row.named_users = False, []
+    for org_id, target in targets.items():
+        held = existing.get(org_id)
+        if held is None:
+            session.add(
+                models.PackageRecipientRow(
+                    package_id=package_id,
+                    organisation_id=org_id,
+                    reason=target.reason,
+                    active=True,
+                    named_users=list(target.named_users),
+                    since_revision=number,
+                    delivered_at=now,
+                )
+            )
+        else:
+            held.active, held.reason = True, target.reason
+            held.named_users = list(target.named_users)
+
+
+def exposed_organisations(
+    session: Session, products: Iterable[Product], organisation_id: int | None = None
+) -> set[int]:
+    """Organisations whose current inventories hold one of ``products`` (by purl)."""
+    inventory, component, asset = models.Inventory, models.InventoryComponent, models.Asset
+    newer = aliased(models.Inventory)
+    is_current = ~(
+        select(newer.id)
+        .where(newer.asset_id == inventory.asset_id, newer.version > inventory.version)
+        .exists()
+    )
+    found: set[int] = set()
+    for product in products:
+        if not product.purl:
+            continue
+        ref = parse_purl(product.purl)
+        if ref.ecosystem is None:
+            continue
+        query = (
+            select(asset.organisation_id)
+            .join(inventory, inventory.asset_id == asset.id)
+            .join(component, component.inventory_id == inventory.id)
+            .where(
+                component.ecosystem == ref.ecosystem,
+                component.name == normalize_name(ref.ecosystem, ref.name),
+                is_current,
+            )
+            .distinct()
+        )
+        if ref.version:
+            query = query.where(component.version == ref.version)
+        if organisation_id is not None:
+            query = query.where(asset.organisation_id == organisation_id)
+        found.update(session.scalars(query))
+    return found
+
+
+def on_new_exposure(db: Database, organisation: str) -> list[Exposure]:
+    """After an upload by ``organisation``: add it to every live package for "everyone
+    affected" (not TLP:RED) whose affected products its current inventories now hold."""
+    added: list[Exposure] = []
+    now = _now()
+    with db.transaction() as session:
+        org = session.scalar(
+            select(models.Organisation).where(models.Organisation.slug == organisation)
+        )
+        if org is None:
+            raise NotFound(f"no organisation {organisation!r}")
+        live = session.scalars(
+            select(models.PackageRow).where(models.PackageRow.state.in_(list(lc.LIVE)))
+        ).all()
+        for row in live:
+            served = session.scalar(
+                select(models.PackageRevisionRow).where(
+                    models.PackageRevisionRow.package_id == row.id,
+                    models.PackageRevisionRow.number == row.published_revision,
+                )
+            )
+            assert served is not None
+            content = Content.from_dict(served.content)
+            if not content.audience.affected or content.tlp is Tlp.RED:
+                continue
+            if not exposed_organisations(session, content.products, org.id):
+                continue
+            current = receipt_of(session, row.id, org.id)
+            if current is not None and current.active:
+                continue
+            _apply_targets(
+                session,
+                row.id,
+                row.published_revision,
+                {
+                    **{
+                        r.organisation_id: targeting.Target(r.organisation_id, r.reason)
+                        for r in session.scalars(
+                            select(models.PackageRecipientRow).where(
+                                models.PackageRecipientRow.package_id == row.id,
+                                models.PackageRecipientRow.active.is_(True),
+                            )
+                        )
+                    },
+                    org.id: targeting.Target(org.id, targeting.EXPOSURE),
+                },
+                now,
+            )
+            added.append(Exposure(row.id, organisation))
+            log.info("package %d now reaches %s (new exposure)", row.id, organisation)
+    return added
+
+
+# -- renderings -----------------------------------------------------------------------------------
+
+
+def _releases(view: PackageView) -> list[csaf.Release]:
+    return [
+        csaf.Release(r.number, r.published_at, r.change)
+        for r in view.history
+        if r.published_at is not None
+    ]
+
+
+def csaf_document(view: PackageView) -> dict[str, Any]:
+    """The CSAF advisory of a published package (``view`` from ``get(latest=False)``)."""
+    if not view.revision:
+        raise InvalidInput(f"package {view.id} is not published; it has no CSAF document")
+    return csaf.render(view.id, view.content, _releases(view))
+
+
+def stix_objects(view: PackageView) -> list[dict[str, Any]]:
+    releases = _releases(view)
+    if not releases:
+        raise InvalidInput(f"package {view.id} is not published; it has no STIX objects")
+    modified = view.withdrawn_at or releases[-1].published_at
+    return stix.objects(
+        view.id,
+        view.content,
+        created=releases[0].published_at,
+        modified=modified,
+        revoked=view.withdrawn_at is not None,
+    )
+
+
+# -- TAXII: package objects rendered on read, and objects clients add -----------------------------
+
+_ORDER = list(Tlp)
+
+
+def package_records(
+    db: Database, tlp: Tlp, *, staff: bool, organisation_id: int, user: str
+) -> list[taxii.Record]:
+    """Every version of the STIX objects of the packages this person may read, for the
+    collection of ``tlp``.
+
+    Each published revision is one version of the package's objects (added when it was
+    published); a withdrawal adds the revoked report. A revision is served only when its label
+    is ``tlp`` and is not more restricted than the package's current label: a package whose
+    audience was widened does not carry its older, more restricted revisions to the new
+    recipients.
+    """
+    records: list[taxii.Record] = []
+    for view in visible(db, staff=staff, organisation_id=organisation_id, user=user):
+        with db.transaction() as session:
+            revisions = [
+                r
+                for r in _revisions(session, view.id)
+                if r.status == lc.RevisionStatus.PUBLISHED and r.published_at is not None
+            ]
+        first = _optional_aware(revisions[0].published_at)
+        assert first is not None
+        for number, revision in enumerate(revisions):
+            label = Tlp(revision.tlp)
+            if label is not tlp or _ORDER.index(label) > _ORDER.index(view.tlp):
+                continue
+            published = _optional_aware(revision.published_at)
+            assert published is not None
+            content = Content.from_dict(revision.content)
+            versions = [(published, False)]
+            if number == len(revisions) - 1 and view.withdrawn_at is not None:
+                versions.append((view.withdrawn_at, True))
+            for moment, revoked in versions:
+                for item in stix.objects(
+                    view.id, content, created=first, modified=moment, revoked=revoked
+                ):
+                    if revoked and item["type"] != "report":
+                        continue
+                    records.append(taxii.Record(moment, item))
+    if records:
+        earliest = min(r.added for r in records)
+        records.append(taxii.Record(earliest, stix.marking(tlp)))
+        records.append(taxii.Record(earliest, stix.identity()))
+    return records
+
+
+def stored_records(db: Database, collection: str) -> list[taxii.Record]:
+    with db.transaction() as session:
+        rows = session.scalars(
+            select(models.TaxiiObjectRow).where(models.TaxiiObjectRow.collection == collection)
+        ).all()
+        return [taxii.Record(_aware(r.added_at), r.data) for r in rows]
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every time stored here is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _optional_aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _aware(moment)
+
+
+def add_objects(db: Database, collection: str, objects: list[Any], user: str) -> dict[str, Any]:
+    """Add the objects of a TAXII envelope; each is parsed with ``stix2`` and refused (as a
+    failure in the status) when invalid, TLP:RED or already held in that version."""
+    now = _now()
+    successes: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    with db.transaction() as session:
+        for item in objects:
+            checked, message = stix.check(item)
+            ident = str(item.get("id", "")) if isinstance(item, dict) else ""
+            if checked is None:
+                failures.append({"id": ident[:200] or "unknown", "message": message})
+                continue
+            version = str(checked.get("modified") or checked.get("created") or now.isoformat())
+            exists = session.scalar(
+                select(models.TaxiiObjectRow.id).where(
+                    models.TaxiiObjectRow.collection == collection,
+                    models.TaxiiObjectRow.object_id == checked["id"],
+                    models.TaxiiObjectRow.version == version,
+                )
+            )
+            entry = {"id": checked["id"], "version": version}
+            if exists is not None:
+                failures.append({**entry, "message": "this version is already in the collection"})
+                continue
+            session.add(
+                models.TaxiiObjectRow(
+                    collection=collection,
+                    object_id=checked["id"],
+                    object_type=checked["type"],
+                    version=version,
+                    spec_version=str(checked.get("spec_version", "2.1")),
+                    added_at=now,
+                    added_by=user,
+                    data=checked,
+                )
+            )
+            session.flush()
+            successes.append(entry)
+        status_id = str(uuid.uuid4())
+        detail = {"successes": successes, "failures": failures, "pendings": []}
+        session.add(
+            models.TaxiiStatusRow(
+                id=status_id, collection=collection, user_name=user, requested_at=now, detail=detail
+            )
+        )
+    return _status(status_id, now, detail)
+
+
+def get_status(db: Database, status_id: str, *, user: str, staff: bool) -> dict[str, Any]:
+    with db.transaction() as session:
+        row = session.get(models.TaxiiStatusRow, status_id)
+        if row is None or not (staff or row.user_name == user):
+            raise NotFound(f"no status {status_id}")
+        return _status(row.id, _aware(row.requested_at), row.detail)
+
+
+def _status(status_id: str, when: datetime, detail: dict[str, Any]) -> dict[str, Any]:
+    successes, failures = detail["successes"], detail["failures"]
+    return {
+        "id": status_id,
+        "status": "complete",
+        "request_timestamp": stix_time(when),
+        "total_count": len(successes) + len(failures),
+        "success_count": len(successes),
+        "successes": successes,
+        "failure_count": len(failures),
+        "failures": failures,
+        "pending_count": 0,
+        "pendings": [],
+    }
+
+
+def stix_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
