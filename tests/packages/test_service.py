@@ -10,10 +10,13 @@ import pytest
 from sqlalchemy import func, select
 
 from sakimori.errors import Conflict, InvalidInput, PermissionDenied
+from sakimori.formats.limits import Limits
 from sakimori.packages.model import Content
 from sakimori.services import packages
+from sakimori.services.tracking import upload_inventory
 from sakimori.store import models
-from tests.packages.conftest import LOCKS_PROD, Platform, content, upload
+from tests.conftest import require_data
+from tests.packages.conftest import LOCKS_PROD, Platform, content
 
 
 def _org_id(platform: Platform, slug: str) -> int:
@@ -161,10 +164,13 @@ def test_new_exposure_adds_the_organisation(platform: Platform) -> None:
     )
     assert reached(platform, view.id) == {"city-bank": "exposure"}
     assert packages.on_new_exposure(platform.db, "water-works") == []
-    upload(platform.db, "water-works/billing", *LOCKS_PROD)
-    added = packages.on_new_exposure(platform.db, "water-works")
-    assert packages.Exposure(view.id, "water-works") in added
-    assert all(a.package_id not in {red.id, named.id} for a in added)
+    # The upload itself adds the organisation (and says so); the hook is then idempotent.
+    report = upload_inventory(
+        platform.db, "water-works/billing", require_data(*LOCKS_PROD), "setup", Limits()
+    )
+    assert view.id in report.new_packages
+    assert red.id not in report.new_packages
+    assert named.id not in report.new_packages
     assert reached(platform, view.id) == {"city-bank": "exposure", "water-works": "exposure"}
     assert set(reached(platform, red.id)) == {"city-bank"}
     # idempotent

@@ -147,6 +147,11 @@ class UploadOut(Response):
     reopened: int
     kept: int
     not_evaluated: int
+    new_packages: list[int] = Field(
+        default_factory=list,
+        description="published counter-measure packages the organisation now receives because "
+        "this inventory holds an affected product",
+    )
 
 
 class FindingOut(Response):

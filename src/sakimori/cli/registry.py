@@ -135,3 +135,9 @@ def inventory_upload(
         f"findings, {c.closed} closed as fixed, {c.reopened} reopened, {c.kept} unchanged"
         + (f"; {report.not_evaluated} not evaluated" if report.not_evaluated else "")
     )
+    if report.new_packages:
+        numbers = ", ".join(str(n) for n in report.new_packages)
+        typer.echo(
+            f"{report.asset}: the organisation now receives counter-measure package(s) {numbers}"
+            " (see `sakimori package show ID`)"
+        )

@@ -61,6 +61,9 @@ class UploadReport:
     package_versions: int
     counts: SyncCounts = field(default_factory=SyncCounts)
     not_evaluated: int = 0
+    #: Published counter-measure packages this upload made the organisation a recipient of
+    #: (their audience includes "everyone affected" and the new inventory holds a product).
+    new_packages: tuple[int, ...] = ()
 
 
 def upload_inventory(
@@ -105,8 +108,23 @@ def upload_inventory(
         result = reconcile(session, {target.id: found}, now, why, None)
         # Every package finding of the asset, as before: an upload re-assesses the asset.
         assess_findings(session, result.in_scope, policies or policy_set(None), now, why)
+        organisation = session.get(models.Organisation, target.organisation_id)
+        assert organisation is not None  # the asset's foreign key
+        slug = organisation.slug
+    # New exposure after publication: the organisation joins the packages it now needs. This
+    # reads the committed inventory, in a transaction of its own.
+    from sakimori.services.packages import on_new_exposure
+
+    added = on_new_exposure(db, slug)
     return UploadReport(
-        ref, version, inventories[0].format, len(components), held, result.counts, not_evaluated
+        ref,
+        version,
+        inventories[0].format,
+        len(components),
+        held,
+        result.counts,
+        not_evaluated,
+        tuple(sorted({e.package_id for e in added})),
     )
 
 

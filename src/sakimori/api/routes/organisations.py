@@ -172,4 +172,5 @@ def upload_inventory(
         reopened=counts.reopened,
         kept=counts.kept,
         not_evaluated=report.not_evaluated,
+        new_packages=list(report.new_packages),
     )
