@@ -16,6 +16,7 @@ from tests.monitoring.hub import Case, cases
 
 PAYLOAD = {"http-payload"}
 PATHS = {"http-sensitive-paths"}
+AUTH = {"http-auth-bruteforce", "http-auth-slow-bruteforce", "http-auth-spray"}
 #: CrowdSec scenario -> our alerts that count as catching it.
 COVERED: dict[str, set[str]] = {
     "http-probing": {"http-breadth"},
@@ -37,16 +38,16 @@ COVERED: dict[str, set[str]] = {
     "http-cve-2021-41773": PAYLOAD | PATHS,
     "http-dos-bypass-cache": {"http-rate"},
     "http-dos-random-uri": {"http-rate", "http-breadth"},
+    "http-bf-wordpress_bf": AUTH,
+    "http-generic-401-bf": AUTH,
+    "http-wordpress_user-enum": {"http-user-enum"},
 }
 #: CrowdSec scenario -> why this step does not cover it.
 NOT_COVERED: dict[str, str] = {
-    "http-bf-wordpress_bf": "HTTP login brute force (401/403/200 on login paths): a later step",
     "http-generic-bf": "HTTP basic-auth failures are in the nginx error log, not read",
-    "http-generic-401-bf": "HTTP basic-auth failures are in the nginx error log, not read",
     "http-magento-bf": "Magento extension log, not read",
     "apache-guacamole_bf": "Guacamole application log, not read",
     "apache-guacamole_user_enum": "Guacamole application log, not read",
-    "http-wordpress_user-enum": "enumeration of ?author=N (one valid path, many values): later",
     "http-dos-invalid-http-versions": "the HTTP version is not checked (one request each)",
     "http-dos-swithcing-ua": "user-agent rotation per address is not a detector yet",
     "http-generic-test": "CrowdSec's own self-test URI, not an attack",

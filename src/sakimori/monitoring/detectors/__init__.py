@@ -1,21 +1,26 @@
 """Detectors over normalised records, one module per family, and ``DetectorSet`` running all.
 
-=======================  ============================================================  =======
-alert name               what                                                          module
-=======================  ============================================================  =======
-http-rate                non-static requests over a leaky-bucket rate                  rate
-http-regular-timing      non-static requests at machine-regular intervals              rate
-http-breadth             many distinct non-static paths answered 3xx/4xx               breadth
-http-no-assets           many pages, never a CSS/JS/image/font                         assets
-http-sensitive-paths     secrets, backups, admin, technology, shells, CVE URIs         paths
-http-payload             SQLi, XSS, SSTI, traversal, command injection, JNDI, SSRF     payloads
-http-tool-agent          a scanning or exploit tool's user agent                       agents
-http-low-and-slow        several different suspicious classes from one address        slow
-ssh-bruteforce           SSH failures over a leaky-bucket rate                         ssh
-ssh-slow-bruteforce      the same, paced slowly                                        ssh
-ssh-spray                SSH failures for many distinct users                          ssh
-sigma                    requests matching Sigma rules (passed in as ``extra``)        ../sigma
-=======================  ============================================================  =======
+=========================  ============================================================  =======
+alert name                 what                                                          module
+=========================  ============================================================  =======
+http-rate                  non-static requests over a leaky-bucket rate                  rate
+http-regular-timing        non-static requests at machine-regular intervals              rate
+http-breadth               many distinct non-static paths answered 3xx/4xx               breadth
+http-no-assets             many pages, never a CSS/JS/image/font                         assets
+http-sensitive-paths       secrets, backups, admin, technology, shells, CVE URIs         paths
+http-payload               SQLi, XSS, SSTI, traversal, command injection, JNDI, SSRF     payloads
+http-tool-agent            a scanning or exploit tool's user agent                       agents
+http-low-and-slow          several different suspicious classes from one address         slow
+ssh-bruteforce             SSH failures over a leaky-bucket rate                         ssh
+ssh-slow-bruteforce        the same, paced slowly                                        ssh
+ssh-spray                  SSH failures for many distinct users                          ssh
+http-auth-bruteforce       failed HTTP logins (401, refused or retried form posts) fast  auth
+http-auth-slow-bruteforce  the same, paced slowly                                        auth
+http-auth-spray            failed HTTP logins for many distinct user names               auth
+http-auth-distributed      many addresses failing on one login path, without Referer     auth
+http-user-enum             many distinct values of a user parameter on one path          auth
+sigma                      requests matching Sigma rules (passed in as ``extra``)        ../sigma
+=========================  ============================================================  =======
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Sequence
 
 from sakimori.monitoring.detectors.agents import TOOL, AgentDetector
 from sakimori.monitoring.detectors.assets import AssetsDetector, _Pages
+from sakimori.monitoring.detectors.auth import AuthDetector, credentials_in, might_enumerate
 from sakimori.monitoring.detectors.breadth import BreadthDetector, _Window
 from sakimori.monitoring.detectors.config import DetectorConfig
 from sakimori.monitoring.detectors.features import is_static
@@ -48,8 +54,11 @@ _CACHE_MAX = 65536
 _MAX_AGENTS = 16
 _ABSOLUTE = ("http://", "https://")
 
-#: A request target's classification: static asset?, path categories, payload classes.
-Kinds = tuple[bool, frozenset[str], tuple[str, ...]]
+#: A request target's classification: static asset?, path categories, payload classes, and
+#: what the query may mean to the authentication detector (``CREDENTIALS``, ``USER_PARAMETER``).
+Kinds = tuple[bool, frozenset[str], tuple[str, ...], int]
+CREDENTIALS = 1  # a password parameter: a login attempt, whatever the method
+USER_PARAMETER = 2  # a user-identifying parameter on a non-static path: enumeration
 #: A user agent's classification: class ("" for none), matched text, may carry a payload?
 AgentKinds = tuple[str, str, bool]
 
@@ -93,6 +102,7 @@ class DetectorSet:
         self.agents = AgentDetector(config)
         self.slow = LowAndSlowDetector(config)
         self.ssh = SshDetector(config)
+        self.auth = AuthDetector(config)
         self.all: tuple[Detector, ...] = (
             self.rate,
             self.breadth,
@@ -102,6 +112,7 @@ class DetectorSet:
             self.agents,
             self.slow,
             self.ssh,
+            self.auth,
             *extra,
         )
         self._extra = tuple(extra)
@@ -110,7 +121,13 @@ class DetectorSet:
         self._kinds: dict[tuple[str, str], Kinds] = {}
         self._agent_kinds: dict[str, AgentKinds] = {}
         # Detectors fed every HTTP request, and those fed only non-static ones, sweep together.
-        self._every: tuple[Detector, ...] = (self.assets, self.paths, self.payloads, self.agents)
+        self._every: tuple[Detector, ...] = (
+            self.assets,
+            self.paths,
+            self.payloads,
+            self.agents,
+            self.auth,
+        )
         self._pages: tuple[Detector, ...] = (self.rate, self.breadth)
 
     def __len__(self) -> int:
@@ -128,7 +145,7 @@ class DetectorSet:
         kinds = self._kinds.get((path, record.query))
         if kinds is None:
             kinds = self._classify(path, record.query)
-        static, categories, found = kinds
+        static, categories, found, auth = kinds
         agent = record.agent
         agent_kinds = self._agent_kinds.get(agent)
         if agent_kinds is None:
@@ -164,11 +181,12 @@ class DetectorSet:
             self._other_agent(record, state, agent, static)
 
         classes: tuple[str, ...] = ()
+        method = record.method
         if categories:
             state.probe, classes = self.paths.step(record, state.probe, categories)
         if (
             agent_kinds[2]
-            or record.method == "CONNECT"
+            or method == "CONNECT"
             or path.startswith(_ABSOLUTE)
             or (
                 ("{" in record.referrer or "%" in record.referrer)
@@ -185,7 +203,11 @@ class DetectorSet:
                 state.tools += 1
                 self.agents.step(record, state.tools, agent_kinds[1])
             classes += (kind,)
-        if not record.method and not path.startswith("/"):  # not an HTTP request line
+        if method == "POST" or auth & CREDENTIALS or record.status == 401:
+            self.auth.step(record)
+        if auth & USER_PARAMETER:
+            self.auth.enumerate(record)
+        if not method and not path.startswith("/"):  # not an HTTP request line
             classes += (MALFORMED,)
         if classes:
             slow = self.slow
@@ -194,10 +216,18 @@ class DetectorSet:
             state.classes = slow.step(record, state.classes, classes)
 
     def _classify(self, path: str, query: str) -> Kinds:
+        static = is_static(path)
+        auth = 0
+        if query:
+            if credentials_in(query):
+                auth |= CREDENTIALS
+            if not static and might_enumerate(query):
+                auth |= USER_PARAMETER
         kinds = (
-            is_static(path),
+            static,
             self.paths.rules.match(path, query),
             self.payloads.target_classes(path, query),
+            auth,
         )
         if len(self._kinds) >= _CACHE_MAX:
             self._kinds.clear()

@@ -92,5 +92,34 @@ class DetectorConfig:
     ssh_spray_users: int = 5
     ssh_spray_window: float = 3600.0
 
+    # -- (i) HTTP authentication (see auth.py for what counts as a failed login) ---------------
+    #: Brute force: leaky bucket of failed logins per address, ``auth_burst`` then one per
+    #: ``auth_leak`` seconds (CrowdSec's HTTP brute-force scenarios use 5 then one per 10 s; a
+    #: person mistyping a password retries two or three times, seconds apart).
+    auth_burst: int = 5
+    auth_leak: float = 10.0
+    #: Slow brute force: ``auth_slow_burst`` failures, then one per ``auth_slow_leak`` seconds
+    #: (a bot pacing itself under rate limits; a person never fails 16 logins at that pace).
+    auth_slow_burst: int = 15
+    auth_slow_leak: float = 600.0
+    #: Spraying: failed logins for this many distinct user names from one address in window
+    #: (names come from the log's authenticated-user field or a user-name query parameter).
+    auth_spray_users: int = 5
+    auth_spray_window: float = 3600.0
+    #: A form login answered 2xx/3xx is a failure when the same address posts to the same login
+    #: path again within this many seconds (a successful login is not followed by another).
+    auth_retry_window: float = 120.0
+    #: Distributed attempts: this many distinct addresses failing on one login path within the
+    #: window, counting only requests sent without a Referer (a browser submitting a form
+    #: always sends one) — each of them is reported.
+    auth_distributed_clients: int = 20
+    auth_distributed_window: float = 600.0
+    #: Login paths whose distributed-attempt state is kept (least recently used first out).
+    auth_max_paths: int = 4096
+    #: User enumeration: new distinct values of a user parameter (``?author=N``) on one path,
+    #: ``enum_burst`` then one per ``enum_leak`` seconds (a person opens a few profiles a minute).
+    enum_burst: int = 5
+    enum_leak: float = 10.0
+
     #: An alert closes when no new evidence arrived for this long (log time).
     alert_idle: float = 900.0

@@ -3,10 +3,12 @@ command injection, JNDI (log4shell), SSRF and remote file inclusion — and open
 (``CONNECT``, or an absolute URI asked of an origin server).
 
 The raw path and query are decoded repeatedly (``%252e`` → ``%2e`` → ``.``; up to
-``payload_decode_passes`` times), lowercased, and normalised (``+`` and runs of white space and
-SQL comments become one space, backslashes become slashes, ``${lower:j}``-style lookups of
-log4j collapse to their letter) before the class patterns are searched. The user agent and the
-referrer are checked for JNDI and template payloads (log4shell travelled in headers).
+``payload_decode_passes`` times; overlong UTF-8 and IIS ``%u`` encodings of dot, slash and
+backslash such as ``%c0%af`` and ``%u2215`` read as the character), lowercased, and normalised
+(``+`` and runs of white space and SQL comments become one space, backslashes become slashes,
+``${lower:j}``-style lookups of log4j collapse to their letter) before the class patterns are
+searched. The user agent and the referrer are checked for JNDI and template payloads (log4shell
+travelled in headers).
 
 Cheap first: a request is decoded only when its raw text holds a character or word some class
 needs (most requests hold none), and results are remembered per distinct request target.
@@ -34,7 +36,7 @@ CLASSES = ("sqli", "xss", "ssti", "traversal", "cmdi", "jndi", "ssrf", "rfi", "p
 _WORTH = re.compile(
     r"[%<>'\"();|`$\\{+]|\.\.|&&|__|@@|://|/etc/|/bin/|proc/self|c:/|win\.ini|boot\.ini|select"
     r"|union|sleep|script|passwd|information_schema|null|benchmark|waitfor|xp_|document\."
-    r"|metadata",
+    r"|metadata|winnt|sp_|utl_",
     re.IGNORECASE,
 )
 _PATTERNS: dict[str, re.Pattern[str]] = {
@@ -43,7 +45,10 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"union(?: (?:all|distinct))? select\b|information_schema|\b(?:pg_)?sleep ?\( ?\d"
         r"|\b(?:benchmark|load_file|extractvalue|updatexml|dbms_pipe\.receive_message"
         r"|utl_inaddr\.get_host_address|pg_sleep|waitfor) ?\(|waitfor delay '"
-        r"|\b(?:or|and) ['\"]?(\w+)['\"]? ?= ?['\"]?\1\b|['\"] ?(?:or|and) ['\"]?\d"
+        r"|\b(?:or|and) \(*['\"]?(\w*(?:\(\))?)['\"]? ?= ?['\"]?\1(?!\w)|['\"] ?(?:or|and) ['\"]?\d"
+        r"|\b(?:and|or) \d+ ?(?:=|<>|!=|<|>) ?\d+\b|['\"]\)* ?(?:or|and) \w+ like ['\"]"
+        r"|['\"]\)* ?(?:and|or)? ?\(+ ?select\b|\b(?:xp|sp)_(?:cmdshell|password|executesql"
+        r"|oacreate|makewebtask|regread|configure)\b|\butl_(?:http|inaddr|file)\b"
         r"|['\"\d] ?(?:--|#)|; ?(?:drop|select|insert|update|delete|shutdown|exec)\b"
         r"|@@version|\bchar ?\( ?\d|\bchr ?\( ?\d|\|\| ?chr ?\(|\bconcat(?:_ws)? ?\(.*select"
         r"|(?:^|[=,(]) ?null ?, ?null\b|, ?null ?(?:--|#|$)|\border by \d+ ?(?:--|#)"
@@ -53,7 +58,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"<\s*/?\s*(?:script|img|svg|iframe|body|input|object|embed|style|meta|link|a|div|p|br"
         r"|table|frameset|frame|form|details|video|audio|marquee|base|math|isindex|textarea)\b"
         r"|javascript:|vbscript:|\bon(?:error|load|mouseover|focus|click|toggle|begin|start"
-        r"|animationstart|pointerover) ?=|\b(?:alert|prompt|confirm) ?\("
+        r"|animationstart|pointerover) ?=|[ \"'/]on[a-z]{4,24} ?= ?[\"'`]?[\w\[(`]"
+        r"|\b(?:alert|prompt|confirm) ?[(`]|\b(?:window|top|self|parent|globalthis)\[ ?['\"`]"
         r"|document\.(?:cookie|domain)|<!--|\bsrcdoc ?=|\bfromcharcode\b"
     ),
     "ssti": re.compile(
@@ -61,13 +67,18 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"|__globals__|__builtins__|__subclasses__|\bt\(java\.lang"
     ),
     "traversal": re.compile(
-        r"(?:^|[/=])\.\.(?:/|$)|(?:^|[/=:])(?:etc/(?:passwd|shadow|group|hosts|issue)"
+        r"(?:^|[/=])\.{2,}(?:/|$)|::\$data\b|(?:^|[/=:])(?:etc/(?:passwd|shadow|group|hosts|issue"
+        r"|services|hostname|motd|fstab|crontab|resolv\.conf|sudoers|os-release|ssh/|mysql/"
+        r"|nginx/|apache2?/|httpd/)|[a-z]:/(?:windows|winnt|inetpub|boot\.ini)|winnt/"
         r"|proc/self/(?:environ|cmdline|fd)|windows/(?:win\.ini|system32)|win\.ini|boot\.ini"
         r"|c:/windows)"
     ),
     "cmdi": re.compile(
         r"(?:[;|`]|\$\(|&&) ?(?:id|whoami|uname|cat|ls|wget|curl|bash|sh|nc|ncat|ping|sleep"
-        r"|echo|rm|chmod|python3?|perl|php|powershell|cmd|busybox|tftp|nslookup|ifconfig)\b"
+        r"|echo|rm|chmod|python3?|perl|php|powershell|cmd|busybox|tftp|nslookup|ifconfig|env"
+        r"|printenv|hostname|netstat|ipconfig|systeminfo|net user)\b|\bping -[nc] ?\d"
+        r"|(?:[;'\"]|['\"]\.) ?(?:exit|die|eval|system|passthru|shell_exec|exec|popen|proc_open"
+        r"|phpinfo|assert)\(|pd9wahag"
         r"|/bin/(?:ba|z|k|da)?sh\b|\$\{ifs\}|\bcmd\.exe\b|\bpowershell(?:\.exe)? -|\| ?sh\b"
     ),
     "ssrf": re.compile(
@@ -78,9 +89,21 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "rfi": re.compile(r"=(?:https?|ftp)://[^&\s]+?\.(?:txt|php|jpg|gif|png)\?+(?:&|$)"),
 }
+#: Overlong UTF-8 and IIS ``%u`` encodings of dot, slash and backslash (old traversal evasions
+#: that ``unquote`` would turn into replacement characters).
+_OVERLONG = re.compile(
+    r"%(?:c0%(?:ae|2e)|e0%80%ae|u002e|uff0e)|%(?:c0%(?:af|5c)|c1%(?:9c|1c|af)|e0%80%af|u2215"
+    r"|u2216|u002f|u005c|uefc8|uf025)",
+    re.IGNORECASE,
+)
 _LOOKUP = re.compile(r"\$\{(?:lower:|upper:|::-|env:[^:}]*:-|date:'?)([^}]?)'?\}")
 _SPACES = re.compile(r"(?:\s|/\*.*?\*/)+")
 _CACHE_MAX = 65536
+
+
+def _overlong(match: re.Match[str]) -> str:
+    code = match.group(0).lower()
+    return "." if code.endswith(("ae", "2e", "u002e", "uff0e")) else "/"
 
 
 def normalise(text: str, passes: int = 4, *, plus: bool = False) -> str:
@@ -88,6 +111,8 @@ def normalise(text: str, passes: int = 4, *, plus: bool = False) -> str:
     for _ in range(passes):
         if "%" not in text and not (plus and "+" in text):
             break
+        if "%c" in text or "%e" in text or "%u" in text or "%C" in text or "%E" in text:
+            text = _OVERLONG.sub(_overlong, text)
         decoded = unquote_plus(text) if plus else unquote(text)
         if decoded == text:
             break
