@@ -58,6 +58,8 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     "cisa_agreement": ("report_cisa_agreement.py", [], [], ["cisa_agreement.json"]),
     "backtest_kev": ("backtest_kev.py", [], [], ["backtest_kev.json"]),
     "kev_normaliser": ("report_kev_normaliser.py", [], [], ["kev_normaliser.json"]),
+    # needs Debian's wfuzz, wapiti and wamerican (the payload lists it reads)
+    "payloads": ("report_payloads.py", [], [], ["payloads.json"]),
 }
 
 
