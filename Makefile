@@ -6,8 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # jq counts SBOM components; chromium is the browser the web tests drive (Playwright);
-# the IPA font renders Japanese pages in the browser tests' screenshots.
-DEBIAN_PACKAGES := jq chromium fonts-ipafont-gothic
+# the IPA font renders Japanese pages in the browser tests' screenshots; postgresql-client
+# gives pg_dump and pg_restore to the backup-and-restore test.
+DEBIAN_PACKAGES := jq chromium fonts-ipafont-gothic postgresql-client
 
 .PHONY: run test venv system-packages bench clean
 

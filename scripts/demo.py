@@ -1,10 +1,16 @@
-"""`make run`: load vulnerability intelligence, scan example inventories, then track one asset's
-findings: an organisation, an asset, an inventory upload, the decisions, one explained, the report;
-then watch a real attack log (with Sigma rules) and probe the example API's own code.
+"""`make run`: load vulnerability intelligence, build the demo world, and serve the platform.
 
 With ../shared/data present (the project's public data sets) the intel is loaded from there,
-offline; otherwise it is synced from the upstream feeds (or SAKIMORI_MIRROR). Each step is a
-real `sakimori` command, printed before it runs.
+offline; otherwise it is synced from the upstream feeds (or SAKIMORI_MIRROR). Then `sakimori
+demo` builds (or completes) a realistic demo world — a coordinator, a financial regulator, banks,
+insurers, a power company, a telecom operator, a ministry and two vendors, whose assets carry real
+SBOMs and lockfiles — and `sakimori serve` runs the API and the web interface at
+http://127.0.0.1:8000/ in the foreground (Ctrl-C stops it). The URL and the demo logins are
+printed first. Each step is a real `sakimori` command, printed before it runs.
+
+`python scripts/demo.py --walkthrough` first runs the command-line tour of earlier releases
+(scan, track one asset, explain a decision, report, watch an attack log, probe code);
+`--no-serve` stops before serving.
 """
 
 from __future__ import annotations
@@ -63,9 +69,9 @@ def defend() -> None:
     run("probe", str(ROOT / "examples" / "payments-api"))
 
 
-def main() -> int:
+def load_intel() -> int:
     if DATA.is_dir():
-        code = run(
+        return run(
             "intel",
             "load",
             str(DATA / "osv"),
@@ -74,27 +80,48 @@ def main() -> int:
             str(DATA / "cve"),
             str(DATA / "ssvc" / "data" / "json" / "decision_tables"),
         )
-    else:
-        code = run("intel", "sync")
-    if code != 0:
-        return code
+    return run("intel", "sync")
+
+
+def walkthrough() -> None:
+    """The command-line tour: scan example inventories, track one asset, watch, probe."""
     run("intel", "status")
     inventories = [str(ROOT / "examples" / "requirements.txt"),
                    str(ROOT / "examples" / "package-lock.json")]  # fmt: skip
     juice_shop = DATA / "sbom" / "cyclonedx" / "juice-shop" / "via_npm" / "flat" / "bom.1.4.json"
     if juice_shop.is_file():
         inventories.append(str(juice_shop))
-    code = run("scan", *inventories)
+    run("scan", *inventories)
     track()
     defend()
+
+
+def main(argv: list[str]) -> int:
+    host, port = "127.0.0.1", os.environ.get("SAKIMORI_DEMO_PORT", "8000")
+    code = load_intel()
+    if code != 0:
+        return code
+    if "--walkthrough" in argv:
+        walkthrough()
+    code = run("demo", "--data", str(DATA))
+    if code != 0:
+        return code
+    url = f"http://{host}:{port}/"
     print(
-        "\nNext: `sakimori scan --format json FILE`, `--format sarif`, `--fail-on Attend|kev`, "
-        "`sakimori finding set ID acknowledged --by NAME`, `sakimori triage recompute`, "
-        "`sakimori watch --follow LOG`, `sakimori probe PATH -f sarif`, `sakimori updates --help`; "
-        "see README.md.",
+        f"\nSakimori: {url}  (the server starts below; Ctrl-C stops it)\n"
+        "Sign in as kanri (the coordinator's administrator: national dashboard), bunseki "
+        "(analyst), sakura-admin (a bank), kanto-admin (the power company) … with the demo "
+        "password printed above. DEMO ONLY: these accounts and this password are public.\n"
+        "API: curl -H 'Authorization: Bearer TOKEN' " + url + "v1/findings "
+        "(make a token under Tokens in the web interface); see docs/api.md.",
+        flush=True,
     )
-    return code
+    if "--no-serve" not in argv:
+        print(f"\n$ sakimori serve --host {host} --port {port}", flush=True)
+        # The server replaces this process, so Ctrl-C reaches uvicorn, which stops cleanly.
+        os.execv(SAKIMORI, [SAKIMORI, "serve", "--host", host, "--port", port])  # noqa: S606
+    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -20,6 +20,13 @@ Environment variables win over the file (``SAKIMORI_CONFIG``, default
                               full list); empty or "none" for neither
     SAKIMORI_TOKEN_KEY_FILE   file holding the server key that API tokens are hashed with
                               (HMAC-SHA256; default $SAKIMORI_HOME/token.key, made on first use)
+    SAKIMORI_JOBS             job backend: inprocess (default: jobs run in a thread of the
+                              process that enqueued them) or postgres (``sakimori worker``
+                              processes on any number of machines; needs PostgreSQL)
+    SAKIMORI_JOB_ATTEMPTS     tries of a job before it is dead-lettered (default 5)
+    SAKIMORI_JOB_BACKOFF      seconds before the first retry, doubled each time (default 10)
+    SAKIMORI_JOB_HANDLERS     extra module whose ``HANDLERS`` dict is added (tests, plug-ins)
+    SAKIMORI_AUDIT_RETENTION_DAYS  age after which ``audit prune`` deletes entries (default 400)
 
 Nothing here is global: the CLI builds one ``Settings`` and passes it to what it constructs.
 """
@@ -65,6 +72,12 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     #: The server key API tokens are hashed with (``sakimori.services.identity.TokenKey``).
     token_key_file: Path | None = None
+    #: Job backend (``sakimori.jobs``): ``inprocess`` or ``postgres``.
+    jobs: str = "inprocess"
+    job_attempts: int = 5
+    job_backoff: float = 10.0
+    job_handlers: str | None = None
+    audit_retention_days: int = 400
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +103,19 @@ class Settings:
         timeout = _number(pick("http_timeout"), "SAKIMORI_HTTP_TIMEOUT")
         retries = _count(pick("http_retries"), "SAKIMORI_HTTP_RETRIES")
         cve_sources = env.get("SAKIMORI_CVE_SOURCES", file_values.get("cve_sources"))
+        jobs = (pick("jobs") or "inprocess").lower()
+        if jobs not in {"inprocess", "postgres"}:
+            raise ConfigurationError(
+                f"SAKIMORI_JOBS={jobs!r} is not a job backend", hint="use inprocess or postgres"
+            )
+        if jobs == "postgres" and not database_url.startswith("postgresql"):
+            raise ConfigurationError(
+                "SAKIMORI_JOBS=postgres needs a PostgreSQL database",
+                hint="set SAKIMORI_DATABASE_URL=postgresql+psycopg://…, or use inprocess",
+            )
+        attempts = _count(pick("job_attempts"), "SAKIMORI_JOB_ATTEMPTS")
+        backoff = _number(pick("job_backoff"), "SAKIMORI_JOB_BACKOFF")
+        retention = _count(pick("audit_retention_days"), "SAKIMORI_AUDIT_RETENTION_DAYS")
         return cls(
             home=home,
             database_url=database_url,
@@ -105,6 +131,11 @@ class Settings:
             cve_sources=_cve_sources(cve_sources),
             limits=limits,
             token_key_file=_path(pick("token_key_file")),
+            jobs=jobs,
+            job_attempts=attempts or 5,
+            job_backoff=10.0 if backoff is None else backoff,
+            job_handlers=pick("job_handlers"),
+            audit_retention_days=retention or 400,
         )
 
     @property

@@ -41,6 +41,7 @@ from tests.api.conftest import (
     openvex,
     settings_for,
 )
+from tests.updates import matrix as updates_matrix
 
 STAFF = frozenset({"coordinator_admin", "analyst"})
 MEMBERS_A = frozenset({"member_admin", "member_user"})
@@ -129,10 +130,12 @@ COLLECTION_PATH = "/taxii2/api/collections/{collection_id}/"
 PACKAGE_READERS = Rule(STAFF | MEMBERS_A, hidden=frozenset({"member_user_b", "vendor", "partner"}))
 #: The coordinator-and-partners TAXII collection (members and vendors have no right on it).
 PARTNERS = Rule(STAFF | {"partner"})
+UPDATE_READERS = Rule(STAFF | MEMBERS_A | {"member_user_b", "vendor"})
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): Rule(EVERYONE, public=True),
     ("GET", "/readyz"): Rule(EVERYONE, public=True),
+    ("GET", "/metrics"): Rule(STAFF),  # Prometheus: national aggregates
     ("GET", "/v1/me"): Rule(EVERYONE),
     ("GET", "/v1/tokens"): Rule(EVERYONE),
     ("POST", "/v1/tokens"): Rule(EVERYONE),
@@ -190,6 +193,18 @@ RULES: dict[tuple[str, str], Rule] = {
         STAFF | {"partner"},
         hidden=frozenset({"member_admin", "member_user", "member_user_b", "vendor"}),
     ),
+    ("GET", "/v1/audit"): Rule(frozenset({"coordinator_admin"})),
+    # Emergency updates: a hosted repository is read by staff, every member and its vendor.
+    ("GET", "/v1/updates/repositories"): UPDATE_READERS,
+    ("POST", "/v1/updates/repositories"): Rule(frozenset({"coordinator_admin"})),
+    ("GET", "/v1/updates/releases"): Rule(
+        STAFF | MEMBERS_A | {"member_user_b"}, check=updates_matrix.releases_seen
+    ),
+    ("POST", "/v1/updates/reports"): Rule(MEMBERS_A, hidden=frozenset({"member_user_b"})),
+    ("GET", "/v1/updates/{vendor}/metadata/{name}"): UPDATE_READERS,
+    ("GET", "/v1/updates/{vendor}/targets/{line}/{name}"): UPDATE_READERS,
+    ("POST", "/v1/updates/{vendor}/uploads"): Rule(frozenset({"vendor"})),
+    ("POST", "/v1/updates/{vendor}/timestamp"): Rule(STAFF),
 }
 
 
@@ -310,6 +325,8 @@ def request_for(world: World, method: str, path: str, principal: str) -> Call:
         values["package_id"] = _fresh_package(
             world, principal, published=path.endswith("revisions")
         )
+    if path.startswith("/v1/updates/"):
+        return Call(**updates_matrix.call(world, method, path, principal, ORG_A, ASSET_A))
     url = path.format(**values)
     body = _package_content(f"matrix {suffix}").to_dict()
     if (method, path) in {("POST", "/v1/packages"), ("PUT", PACKAGE_PATH + "/draft")}:

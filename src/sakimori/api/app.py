@@ -16,22 +16,27 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sakimori import __version__, web
+from sakimori import __version__, logs, web
 from sakimori.api import problems
 from sakimori.api.deps import Runtime
 from sakimori.api.paths import no_unknown_query
 from sakimori.api.routes import (
+    audit,
     findings,
     health,
     identity,
     intel,
+    metrics,
     organisations,
     packages,
     taxii,
+    updates,
     vex,
 )
+from sakimori.api.routes.metrics import PlatformMetrics
 from sakimori.config import Settings
 
 log = logging.getLogger(__name__)
@@ -61,9 +66,10 @@ class Guard:
     streaming it.
     """
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, metrics: PlatformMetrics | None = None) -> None:
         self.app = app
         self.max_body = max_body
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,6 +91,7 @@ class Guard:
             await send(message)
 
         refusal = self._refusal(scope)
+        context = logs.REQUEST_ID.set(request_id)
         try:
             if refusal is not None:
                 await refusal(scope, receive, send_with_headers)
@@ -93,15 +100,28 @@ class Guard:
                 await self.app(scope, receive, send_with_headers)
         finally:
             user = scope.get("state", {}).get("user", "-")
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            if self.metrics is not None:
+                self.metrics.observe(scope["method"], route, status, elapsed)
             log.info(
                 "%s %s %d %.1f ms request=%s user=%s",
                 scope["method"],
                 scope["path"],
                 status,
-                (time.perf_counter() - started) * 1000,
+                elapsed * 1000,
                 request_id,
                 user,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                    "user": user,
+                },
             )
+            logs.REQUEST_ID.reset(context)
 
     def _refusal(self, scope: Scope) -> Any:
         if scope["method"] not in {"POST", "PUT", "PATCH"}:
@@ -130,10 +150,31 @@ class Guard:
         return None
 
 
+def route_template(scope: Scope) -> str | None:
+    """The template of the route that answered (``/v1/findings/{finding_id}``), or None."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if route is None or isinstance(route, Mount) or not isinstance(path, str):
+        return None
+    return str(scope.get("root_path", "")) + path
+
+
 #: Every router of the API; the authorisation-matrix test reads its routes from here.
 ROUTERS: tuple[APIRouter, ...] = tuple(
     module.router
-    for module in (health, identity, organisations, findings, intel, vex, packages, taxii)
+    for module in (
+        health,
+        metrics,
+        identity,
+        organisations,
+        findings,
+        intel,
+        vex,
+        packages,
+        taxii,
+        updates,
+        audit,
+    )
 )
 
 
@@ -169,6 +210,7 @@ def create_app(settings: Settings) -> FastAPI:
         dependencies=[Depends(no_unknown_query)],
     )
     app.state.runtime = runtime
+    app.state.metrics = PlatformMetrics(runtime)
     build_document = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -188,5 +230,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.mount(web.PREFIX, web.create_app(runtime))  # the web interface (docs/web.md)
     app.add_api_route("/", web.to_pages, include_in_schema=False)
-    app.add_middleware(Guard, max_body=settings.limits.max_bytes + _MULTIPART_OVERHEAD)
+    app.add_middleware(
+        Guard,
+        max_body=settings.limits.max_bytes + _MULTIPART_OVERHEAD,
+        metrics=app.state.metrics,
+    )
     return app

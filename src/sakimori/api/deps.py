@@ -7,7 +7,7 @@ app for its OpenAPI document touches nothing.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -77,9 +77,18 @@ def principal(
     if credentials is None:
         raise Unauthenticated()
     rt = runtime(request)
-    found = authenticate(rt.database, rt.key, credentials.credentials)
+    found = with_origin(authenticate(rt.database, rt.key, credentials.credentials), request)
     request.state.user = found.name
     return found
+
+
+def with_origin(found: Principal, request: Request) -> Principal:
+    """The principal with the client address and request id the audit log records."""
+    return replace(
+        found,
+        source=request.client.host if request.client else None,
+        request_id=getattr(request.state, "request_id", None),
+    )
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

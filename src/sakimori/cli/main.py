@@ -61,6 +61,8 @@ def _main(
 
 def _register() -> None:
     from sakimori.cli import (
+        audit,
+        demo,
         finding,
         intel,
         packages,
@@ -74,6 +76,7 @@ def _register() -> None:
         users,
         vex,
         watch,
+        worker,
     )
 
     app.add_typer(intel.app, name="intel")
@@ -92,6 +95,9 @@ def _register() -> None:
     app.add_typer(users.user_app, name="user")
     app.add_typer(users.token_app, name="token")
     app.add_typer(packages.app, name="package")
+    app.add_typer(audit.app, name="audit")
+    app.command("worker")(worker.worker)
+    app.command("demo")(demo.demo)
 
 
 def _command() -> Any:

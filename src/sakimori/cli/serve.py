@@ -10,9 +10,17 @@ import typer
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
+    log_json: Annotated[
+        bool,
+        typer.Option(
+            "--log-json",
+            help="Log at INFO as JSON lines (one a request, with its request id) to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the REST API (docs/api.md). Put it behind a TLS-terminating proxy in production."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from sakimori.api import create_app
     from sakimori.cli.context import settings
@@ -21,8 +29,13 @@ def serve(
     config = settings()
     # Migrate before the first request, and fail here, not on a request, if the database is off.
     open_database(config.database_url).dispose()
+    if log_json:
+        from sakimori import logs
+
+        logs.configure(json_lines=True)
     uvicorn.run(
         create_app(config),
+        log_config=None if log_json else LOGGING_CONFIG,
         host=host,
         port=port,
         log_level="info",

@@ -2,8 +2,11 @@
 
 Vendor machine (offline keys): ``init``, ``add-target``, ``sign``, ``rotate-root``.
 Platform (online snapshot/timestamp keys): ``publish`` (accept the upload; refresh snapshot and
-timestamp — the scheduled refresh is ``publish`` with nothing staged).
-Operator: ``enrol``, ``fetch``, ``verify``, ``stage``, ``rollout``, ``rollback``.
+timestamp — the scheduled refresh is ``publish`` with nothing staged); with the platform API,
+``upload --server --token`` sends the staged upload to the repository the platform hosts.
+Operator: ``enrol``, ``fetch``, ``verify``, ``stage``, ``rollout``, ``rollback``; with
+``enrol --server --vendor`` the repository is the platform's, downloads carry ``--token``
+(``SAKIMORI_TOKEN``), and ``rollout --asset`` reports every step to the platform.
 Exit codes: 0 done; 2 error, including every refused update (one line saying why).
 """
 
@@ -49,6 +52,27 @@ keys_dir_option = Annotated[
 ]
 
 
+server_option = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="SAKIMORI_SERVER",
+        help="The Sakimori platform's base URL (env SAKIMORI_SERVER).",
+        show_default=False,
+    ),
+]
+token_option = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="SAKIMORI_TOKEN",
+        help="Your platform API token (prefer env SAKIMORI_TOKEN: arguments are visible to "
+        "other users of the machine).",
+        show_default=False,
+    ),
+]
+
+
 def _state(path: Path | None) -> Path:
     if path is not None:
         return path
@@ -57,10 +81,10 @@ def _state(path: Path | None) -> Path:
     return settings().home / "updates"
 
 
-def _client(state: Path | None, timeout: int) -> UpdateClient:
+def _client(state: Path | None, timeout: int, token: str | None = None) -> UpdateClient:
     from sakimori.updates.client import ClientLimits, UpdateClient
 
-    return UpdateClient(_state(state), limits=ClientLimits(socket_timeout=timeout))
+    return UpdateClient(_state(state), limits=ClientLimits(socket_timeout=timeout), token=token)
 
 
 def _signers(key: list[Path] | None, keys_dir: Path | None, role: str, repo: Path) -> list[Signer]:
@@ -259,14 +283,55 @@ def publish_command(
         typer.echo(f"root fingerprint (sha256): {hashlib.sha256(root).hexdigest()}")
 
 
+@app.command("upload")
+def upload_command(
+    repo: repo_argument,
+    vendor: Annotated[str, typer.Option("--vendor", help="Your vendor organisation's slug.")],
+    server: server_option = None,
+    token: token_option = None,
+) -> None:
+    """Send the staged upload to the platform (--server), which checks and publishes it."""
+    from sakimori.updates.platform import upload_staged
+    from sakimori.updates.repository import VendorRepository
+
+    if server is None or token is None:
+        raise InvalidInput("upload needs --server and --token (or SAKIMORI_SERVER/SAKIMORI_TOKEN)")
+    repository = VendorRepository(repo)
+    repository.require()
+    answer = upload_staged(repository, server, token, vendor)
+    for role, version in answer.get("published", {}).items():
+        typer.echo(f"published {role} v{version}")
+    for release in answer.get("releases", []):
+        typer.echo(f"published target {release['path']} {release['version']}")
+    typer.echo(
+        f"snapshot v{answer.get('snapshot_version')}, timestamp v{answer.get('timestamp_version')};"
+        f" recipients to notify: {', '.join(answer.get('notified', [])) or 'none'}"
+    )
+
+
 # ---- operator side ------------------------------------------------------------------------
 
 
 @app.command("enrol")
 def enrol_command(
-    metadata_url: Annotated[str, typer.Option("--metadata-url", help="Repository metadata URL.")],
-    targets_url: Annotated[str, typer.Option("--targets-url", help="Repository targets URL.")],
     root: Annotated[Path, typer.Option("--root", help="The vendor's root.json, out of band.")],
+    metadata_url: Annotated[
+        str | None,
+        typer.Option("--metadata-url", help="Repository metadata URL.", show_default=False),
+    ] = None,
+    targets_url: Annotated[
+        str | None,
+        typer.Option("--targets-url", help="Repository targets URL.", show_default=False),
+    ] = None,
+    server: server_option = None,
+    vendor: Annotated[
+        str | None,
+        typer.Option(
+            "--vendor",
+            help="With --server: the vendor whose hosted repository to use.",
+            show_default=False,
+        ),
+    ] = None,
     fingerprint: Annotated[
         str | None,
         typer.Option(
@@ -275,9 +340,21 @@ def enrol_command(
     ] = None,
     state: state_option = None,
 ) -> None:
-    """Pin the vendor's root metadata as this operator's trust anchor."""
-    from sakimori.updates.client import enrol
+    """Pin the vendor's root metadata as this operator's trust anchor: a repository at
+    --metadata-url/--targets-url, or the one the platform (--server) hosts for --vendor."""
+    from sakimori.updates.client import enrol, platform_urls
 
+    if vendor is not None:
+        if server is None:
+            raise InvalidInput("--vendor needs --server (or SAKIMORI_SERVER)")
+        metadata_url, targets_url = platform_urls(server, vendor)
+    elif metadata_url is None or targets_url is None:
+        raise InvalidInput(
+            "give --metadata-url and --targets-url, or --server and --vendor",
+            hint="a repository hosted by the platform: --server URL --vendor SLUG",
+        )
+    else:
+        server = None
     try:
         data = root.read_bytes()
     except FileNotFoundError:
@@ -288,6 +365,8 @@ def enrol_command(
         targets_url=targets_url,
         root=data,
         fingerprint=fingerprint,
+        server=server,
+        vendor=vendor,
     )
     typer.echo(
         f"enrolled: root v{enrolment.root_version} pinned (sha256 {enrolment.root_sha256}); "
@@ -300,9 +379,10 @@ def fetch_command(
     ref: Annotated[str, typer.Argument(help="LINE (its newest release) or LINE/FILE.")],
     state: state_option = None,
     timeout: timeout_option = 10,
+    token: token_option = None,
 ) -> None:
     """Download and verify an update (metadata chain, length and hashes)."""
-    available, path = _client(state, timeout).fetch(ref)
+    available, path = _client(state, timeout, token).fetch(ref)
     typer.echo(f"fetched {available.path} {available.version}: {path}")
 
 
@@ -318,9 +398,10 @@ def verify_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     state: state_option = None,
     timeout: timeout_option = 10,
+    token: token_option = None,
 ) -> None:
     """Refresh and verify the repository's metadata; list the verified releases."""
-    client = _client(state, timeout)
+    client = _client(state, timeout, token)
     if file is not None:
         if ref is None:
             raise InvalidInput("--file needs the target it should be (REF)")
@@ -355,17 +436,50 @@ def stage_command(
     ref: Annotated[str, typer.Argument(help="LINE (its newest release) or LINE/FILE.")],
     state: state_option = None,
     timeout: timeout_option = 10,
+    token: token_option = None,
 ) -> None:
     """Fetch, verify and place an update in the staging directory, ready to roll out."""
-    available, path = _client(state, timeout).stage(ref)
+    available, path = _client(state, timeout, token).stage(ref)
     typer.echo(f"staged {available.path} {available.version} at {path}")
 
 
-def _rollout(state: Path | None, plan: Path | None) -> Rollout:
-    from sakimori.updates.rollout import Plan, Rollout
+def _rollout(
+    state: Path | None,
+    plan: Path | None,
+    server: str | None = None,
+    token: str | None = None,
+    asset: str | None = None,
+) -> Rollout:
+    """The roll-out; with ``asset`` every step is also reported to the platform (``server``,
+    default: the one the enrolment names)."""
+    from sakimori.updates.rollout import Plan, Rollout, StepReporter
 
     directory = _state(state)
-    return Rollout(directory, Plan.load(plan or directory / "rollout.toml"))
+    reporters: list[StepReporter] = []
+    if asset is not None:
+        from sakimori.updates.client import UpdateClient
+        from sakimori.updates.platform import PlatformReporter
+
+        enrolment = UpdateClient(directory).enrolment
+        server = server or enrolment.server
+        if server is None or enrolment.vendor is None or token is None:
+            raise InvalidInput(
+                "reporting to the platform (--asset) needs a state enrolled with --server and "
+                "--vendor, and a token (--token or SAKIMORI_TOKEN)"
+            )
+        reporters.append(PlatformReporter(server, token, vendor=enrolment.vendor, asset=asset))
+    return Rollout(directory, Plan.load(plan or directory / "rollout.toml"), reporters=reporters)
+
+
+asset_option = Annotated[
+    str | None,
+    typer.Option(
+        "--asset",
+        help="Report every step to the platform for this asset of yours (ORG/ASSET); a "
+        "completed roll-out marks its findings fixed by the release as fix_applied.",
+        show_default=False,
+    ),
+]
 
 
 @app.command("rollout")
@@ -379,9 +493,12 @@ def rollout_command(
         Path | None, typer.Option("--plan", help="Default: STATE/rollout.toml.", show_default=False)
     ] = None,
     state: state_option = None,
+    asset: asset_option = None,
+    server: server_option = None,
+    token: token_option = None,
 ) -> None:
     """Install group by group (canary first) with health checks; roll back on failure."""
-    result = _rollout(state, plan).rollout(line, version)
+    result = _rollout(state, plan, server, token, asset).rollout(line, version)
     typer.echo(
         f"rolled out {result.line} {result.version} to {len(result.installed)} host(s)"
         f"{f', {len(result.skipped)} already on it' if result.skipped else ''}"
@@ -395,9 +512,12 @@ def rollback_command(
         Path | None, typer.Option("--plan", help="Default: STATE/rollout.toml.", show_default=False)
     ] = None,
     state: state_option = None,
+    asset: asset_option = None,
+    server: server_option = None,
+    token: token_option = None,
 ) -> None:
     """Put every host back on the version it had before its current one."""
-    moved = _rollout(state, plan).rollback(line)
+    moved = _rollout(state, plan, server, token, asset).rollback(line)
     for host, version in moved:
         typer.echo(f"{host}: {line} {version or '(removed)'}")
     typer.echo(f"rolled back {len(moved)} host(s)")

@@ -24,19 +24,23 @@ Tenancy:
   (``sakimori.packages.model.may_read``); another package answers as one that does not exist.
 
 Not built yet (seams): raw inventory contents are not served by any use case, so the member's
-"share raw inventories with the coordinator" setting has no table yet; the audit log will be
-written here, where every sensitive read and write already passes.
+"share raw inventories with the coordinator" setting has no table yet.
+
+Audit (``sakimori.services.audit``): every write use case runs its service in one transaction
+(:func:`audited`) and appends the entry that records it in the same transaction; every read of
+a TLP:AMBER or TLP:RED package records an entry in a small transaction of its own. Who and
+from where come from the principal (``source``, ``request_id``, set by the API and the pages).
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import select
 
@@ -45,12 +49,12 @@ from sakimori.formats.limits import Limits
 from sakimori.formats.vex import VexFormat
 from sakimori.model.lifecycle import Move
 from sakimori.packages.model import Content
+from sakimori.services import audit, tracking
 from sakimori.services import findings as findings_service
 from sakimori.services import intel as intel_service
 from sakimori.services import metrics as metrics_service
 from sakimori.services import organisations as registry
 from sakimori.services import packages as packages_service
-from sakimori.services import tracking
 from sakimori.services import vex as vex_service
 from sakimori.store import models
 from sakimori.store.db import Database
@@ -109,6 +113,13 @@ class Action(StrEnum):
     PACKAGE_RECIPIENTS = "package.recipients"
     TAXII_READ = "taxii.read"
     TAXII_WRITE = "taxii.write"
+    UPDATE_READ = "update.read"
+    UPDATE_REGISTER = "update.register"
+    UPDATE_PUBLISH = "update.publish"
+    UPDATE_REFRESH = "update.refresh"
+    UPDATE_RELEASES = "update.releases"
+    UPDATE_REPORT = "update.report"
+    AUDIT_READ = "audit.read"
 
 
 _ALL: Final = frozenset(Role)
@@ -145,6 +156,16 @@ PERMISSIONS: Final[dict[Action, tuple[frozenset[Role], Scope]]] = {
     # TAXII: every role may ask; each collection's readers and writers narrow it.
     Action.TAXII_READ: (_ALL, Scope.READ),
     Action.TAXII_WRITE: (_ALL, Scope.WRITE),
+    # Emergency updates (services/updates.py, docs/updates.md): hosted TUF repositories are
+    # read by staff, members and the vendor itself; the vendor publishes; operators report.
+    Action.UPDATE_READ: (_STAFF_AND_MEMBERS | {Role.VENDOR}, Scope.READ),
+    Action.UPDATE_REGISTER: (frozenset({Role.COORDINATOR_ADMIN}), Scope.WRITE),
+    Action.UPDATE_PUBLISH: (frozenset({Role.VENDOR}), Scope.WRITE),
+    Action.UPDATE_REFRESH: (COORDINATOR_ROLES, Scope.WRITE),
+    Action.UPDATE_RELEASES: (_STAFF_AND_MEMBERS, Scope.READ),
+    Action.UPDATE_REPORT: (frozenset({Role.MEMBER_ADMIN, Role.MEMBER_USER}), Scope.WRITE),
+    # The audit log: coordinator admins only (each read of it is itself recorded).
+    Action.AUDIT_READ: (frozenset({Role.COORDINATOR_ADMIN}), Scope.READ),
 }
 
 
@@ -159,6 +180,9 @@ class Principal:
     organisation: str  # slug
     scopes: frozenset[Scope]
     token_id: str | None = None
+    #: Where the call came from (client address) and its request id, for the audit log.
+    source: str | None = None
+    request_id: str | None = None
 
     @property
     def sees_everything(self) -> bool:
@@ -179,6 +203,60 @@ def require(principal: Principal, action: Action) -> None:
             f"{action.value} needs a token with the {scope.value!r} scope",
             hint="create a token with that scope",
         )
+
+
+_T = TypeVar("_T")
+
+
+def audit_entry(
+    principal: Principal,
+    action: str,
+    kind: str | None,
+    object_id: object = None,
+    tlp: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> audit.Entry:
+    return audit.Entry(
+        actor=principal.name,
+        action=action,
+        actor_id=principal.user_id,
+        organisation=principal.organisation,
+        role=principal.role.value,
+        object_kind=kind,
+        object_id=None if object_id is None else str(object_id),
+        tlp=tlp,
+        source=principal.source,
+        request_id=principal.request_id,
+        detail=detail or {},
+    )
+
+
+def audited(
+    db: Database,
+    principal: Principal,
+    action: Action,
+    kind: str,
+    run: Callable[[Database], _T],
+    ident: Callable[[_T], object] = lambda _: None,
+    detail: dict[str, Any] | None = None,
+) -> _T:
+    """``run`` the service in one transaction with the audit entry recording it."""
+    with db.transaction() as session:
+        result = run(audit.joined(db, session))
+        tlp = getattr(result, "tlp", None)
+        audit.append(
+            session,
+            audit_entry(principal, action.value, kind, ident(result), tlp, detail),
+        )
+    return result
+
+
+def _audit_read(
+    db: Database, principal: Principal, action: Action, kind: str, object_id: object, tlp: str
+) -> None:
+    """Record a read of TLP:AMBER or TLP:RED data (other reads are not recorded)."""
+    if tlp.upper() in audit.SENSITIVE_TLP:
+        audit.record(db, audit_entry(principal, action.value, kind, object_id, tlp.upper()))
 
 
 def _no_organisation(slug: str) -> NotFound:
@@ -241,7 +319,14 @@ def create_organisation(
     sectors: Sequence[str] = (),
 ) -> registry.OrganisationView:
     require(principal, Action.ORGANISATION_CREATE)
-    return registry.create_organisation(db, slug, name, kind, sectors)
+    return audited(
+        db,
+        principal,
+        Action.ORGANISATION_CREATE,
+        "organisation",
+        lambda joined: registry.create_organisation(joined, slug, name, kind, sectors),
+        lambda view: view.slug,
+    )
 
 
 def list_assets(db: Database, principal: Principal, organisation: str) -> list[registry.AssetView]:
@@ -269,8 +354,16 @@ def create_asset(
     environment: str | None = None,
 ) -> registry.AssetView:
     require(principal, Action.ASSET_CREATE)
-    return registry.create_asset(
-        db, _visible_asset(principal, ref), name, criticality, internet_facing, environment
+    target = _visible_asset(principal, ref)
+    return audited(
+        db,
+        principal,
+        Action.ASSET_CREATE,
+        "asset",
+        lambda joined: registry.create_asset(
+            joined, target, name, criticality, internet_facing, environment
+        ),
+        lambda _: target,
     )
 
 
@@ -309,8 +402,16 @@ def upload_inventory(
         path = Path(folder) / name
         path.write_bytes(data)
         try:
-            return tracking.upload_inventory(
-                db, target, path, principal.name, limits, policies=policies
+            return audited(
+                db,
+                principal,
+                Action.INVENTORY_UPLOAD,
+                "asset",
+                lambda joined: tracking.upload_inventory(
+                    joined, target, path, principal.name, limits, policies=policies
+                ),
+                lambda _: target,
+                {"file": name, "bytes": len(data)},
             )
         except SakimoriError as exc:
             if exc.where is not None and exc.where.startswith(folder):
@@ -357,7 +458,17 @@ def transition_finding(
     """Move a finding; the actor recorded is the principal, whatever ``move.actor`` says."""
     require(principal, Action.FINDING_TRANSITION)
     _check_finding(db, principal, finding_id)
-    return findings_service.transition(db, finding_id, replace(move, actor=principal.name))
+    return audited(
+        db,
+        principal,
+        Action.FINDING_TRANSITION,
+        "finding",
+        lambda joined: findings_service.transition(
+            joined, finding_id, replace(move, actor=principal.name)
+        ),
+        lambda _: finding_id,
+        {"state": str(move.to)},
+    )
 
 
 def finding_explanation(db: Database, principal: Principal, finding_id: int) -> dict[str, Any]:
@@ -389,15 +500,24 @@ def import_vex(
     limits: Limits,
 ) -> vex_service.ImportReport:
     require(principal, Action.VEX_IMPORT)
-    return vex_service.import_vex(
+    owner = _visible_organisation(principal, organisation)
+    return audited(
         db,
-        data,
-        organisation=_visible_organisation(principal, organisation),
-        asset=asset,
-        actor=principal.name,
-        source=source,
-        allow_unmatched=allow_unmatched,
-        limits=limits,
+        principal,
+        Action.VEX_IMPORT,
+        "organisation",
+        lambda joined: vex_service.import_vex(
+            joined,
+            data,
+            organisation=owner,
+            asset=asset,
+            actor=principal.name,
+            source=source,
+            allow_unmatched=allow_unmatched,
+            limits=limits,
+        ),
+        lambda _: owner if asset is None else f"{owner}/{asset}",
+        {"source": source},
     )
 
 
@@ -454,39 +574,74 @@ def create_package(
     db: Database, principal: Principal, content: dict[str, Any]
 ) -> packages_service.PackageView:
     require(principal, Action.PACKAGE_DRAFT)
-    return packages_service.create_draft(db, _content(content), principal.name)
+    parsed = _content(content)
+    return audited(
+        db,
+        principal,
+        Action.PACKAGE_DRAFT,
+        "package",
+        lambda joined: packages_service.create_draft(joined, parsed, principal.name),
+        lambda view: view.id,
+        {"move": "create"},
+    )
 
 
 def edit_package(
     db: Database, principal: Principal, package_id: int, content: dict[str, Any]
 ) -> packages_service.PackageView:
     require(principal, Action.PACKAGE_DRAFT)
-    return packages_service.edit_draft(db, package_id, _content(content), principal.name)
+    parsed = _content(content)
+    return audited(
+        db,
+        principal,
+        Action.PACKAGE_DRAFT,
+        "package",
+        lambda joined: packages_service.edit_draft(joined, package_id, parsed, principal.name),
+        lambda _: package_id,
+        {"move": "edit"},
+    )
 
 
 def revise_package(
     db: Database, principal: Principal, package_id: int, content: dict[str, Any], change: str
 ) -> packages_service.PackageView:
     require(principal, Action.PACKAGE_DRAFT)
-    return packages_service.revise(db, package_id, _content(content), principal.name, change)
+    parsed = _content(content)
+    return audited(
+        db,
+        principal,
+        Action.PACKAGE_DRAFT,
+        "package",
+        lambda joined: packages_service.revise(joined, package_id, parsed, principal.name, change),
+        lambda _: package_id,
+        {"move": "revise"},
+    )
 
 
 def move_package(
     db: Database, principal: Principal, package_id: int, move: str
 ) -> packages_service.PackageView:
     """``submit`` | ``send_back`` | ``approve`` (publish; a second person) | ``withdraw``."""
-    if move == "approve":
-        require(principal, Action.PACKAGE_PUBLISH)
-        return packages_service.approve(db, package_id, principal.name)
-    if move == "withdraw":
-        require(principal, Action.PACKAGE_WITHDRAW)
-        return packages_service.withdraw(db, package_id, principal.name)
-    require(principal, Action.PACKAGE_DRAFT)
-    if move == "submit":
-        return packages_service.submit(db, package_id, principal.name)
-    if move == "send_back":
-        return packages_service.send_back(db, package_id, principal.name)
-    raise InvalidInput(f"{move!r} is not a package move")
+    moves = {
+        "approve": (Action.PACKAGE_PUBLISH, packages_service.approve),
+        "withdraw": (Action.PACKAGE_WITHDRAW, packages_service.withdraw),
+        "submit": (Action.PACKAGE_DRAFT, packages_service.submit),
+        "send_back": (Action.PACKAGE_DRAFT, packages_service.send_back),
+    }
+    if move not in moves:
+        require(principal, Action.PACKAGE_DRAFT)
+        raise InvalidInput(f"{move!r} is not a package move")
+    action, service = moves[move]
+    require(principal, action)
+    return audited(
+        db,
+        principal,
+        action,
+        "package",
+        lambda joined: service(joined, package_id, principal.name),
+        lambda _: package_id,
+        {"move": move},
+    )
 
 
 def list_packages(db: Database, principal: Principal) -> list[packages_service.PackageView]:
@@ -506,9 +661,22 @@ def read_package(
     the read is recorded."""
     require(principal, Action.PACKAGE_READ)
     if principal.sees_everything:
-        return packages_service.get(db, package_id)
+        found = packages_service.get(db, package_id)
+        _audit_read(db, principal, Action.PACKAGE_READ, "package", package_id, found.tlp)
+        return found
     view = _readable(db, principal, package_id)
-    packages_service.mark(db, package_id, principal.organisation_id, principal.name, ack=False)
+    # The read receipt is a write: recorded whatever the TLP.
+    audited(
+        db,
+        principal,
+        Action.PACKAGE_READ,
+        "package",
+        lambda joined: packages_service.mark(
+            joined, package_id, principal.organisation_id, principal.name, ack=False
+        ),
+        lambda _: package_id,
+        {"tlp": view.tlp},
+    )
     return view
 
 
@@ -526,7 +694,9 @@ def _readable(db: Database, principal: Principal, package_id: int) -> packages_s
 
 def package_csaf(db: Database, principal: Principal, package_id: int) -> dict[str, Any]:
     require(principal, Action.PACKAGE_READ)
-    return packages_service.csaf_document(_readable(db, principal, package_id))
+    view = _readable(db, principal, package_id)
+    _audit_read(db, principal, Action.PACKAGE_READ, "package.csaf", package_id, view.tlp)
+    return packages_service.csaf_document(view)
 
 
 def package_stix(db: Database, principal: Principal, package_id: int) -> dict[str, Any]:
@@ -534,6 +704,7 @@ def package_stix(db: Database, principal: Principal, package_id: int) -> dict[st
 
     require(principal, Action.PACKAGE_READ)
     view = _readable(db, principal, package_id)
+    _audit_read(db, principal, Action.PACKAGE_READ, "package.stix", package_id, view.tlp)
     return stix.bundle(packages_service.stix_objects(view))
 
 
@@ -541,8 +712,18 @@ def acknowledge_package(
     db: Database, principal: Principal, package_id: int
 ) -> packages_service.RecipientView:
     require(principal, Action.PACKAGE_ACKNOWLEDGE)
-    _readable(db, principal, package_id)
-    packages_service.mark(db, package_id, principal.organisation_id, principal.name, ack=True)
+    view = _readable(db, principal, package_id)
+    audited(
+        db,
+        principal,
+        Action.PACKAGE_ACKNOWLEDGE,
+        "package",
+        lambda joined: packages_service.mark(
+            joined, package_id, principal.organisation_id, principal.name, ack=True
+        ),
+        lambda _: package_id,
+        {"tlp": view.tlp},
+    )
     for recipient in packages_service.recipients(db, package_id):
         if recipient.organisation == principal.organisation:
             return recipient
@@ -593,6 +774,9 @@ def taxii_records(db: Database, principal: Principal, collection_id: str) -> lis
     collection = taxii_collection(principal, collection_id)
     if collection.tlp is None:
         return packages_service.stored_records(db, collection.id)
+    _audit_read(
+        db, principal, Action.TAXII_READ, "taxii.collection", collection.id, collection.tlp.value
+    )
     return packages_service.package_records(
         db,
         collection.tlp,
@@ -606,7 +790,15 @@ def taxii_add(
     db: Database, principal: Principal, collection_id: str, objects: list[Any]
 ) -> dict[str, Any]:
     collection = taxii_collection(principal, collection_id, write=True)
-    return packages_service.add_objects(db, collection.id, objects, principal.name)
+    return audited(
+        db,
+        principal,
+        Action.TAXII_WRITE,
+        "taxii.collection",
+        lambda joined: packages_service.add_objects(joined, collection.id, objects, principal.name),
+        lambda _: collection.id,
+        {"objects": len(objects)},
+    )
 
 
 def taxii_status(db: Database, principal: Principal, status_id: str) -> dict[str, Any]:
@@ -614,3 +806,18 @@ def taxii_status(db: Database, principal: Principal, status_id: str) -> dict[str
     return packages_service.get_status(
         db, status_id, user=principal.name, staff=principal.sees_everything
     )
+
+
+# -- the audit log --------------------------------------------------------------------------------
+
+
+def audit_entries(
+    db: Database, principal: Principal, *, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """A page of the audit log (oldest first, after entry ``after``); the read is recorded."""
+    require(principal, Action.AUDIT_READ)
+    found = audit.page(db, after=after, limit=limit)
+    audit.record(
+        db, audit_entry(principal, Action.AUDIT_READ.value, "audit", None, None, {"after": after})
+    )
+    return found

@@ -28,6 +28,8 @@ import logging
 import os
 import re
 import secrets
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +41,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sakimori.errors import ConfigurationError, Conflict, InvalidInput, NotFound, PermissionDenied
-from sakimori.services.access import ROLE_KINDS, Action, Principal, Role, Scope, require
+from sakimori.services.access import (
+    ROLE_KINDS,
+    Action,
+    Principal,
+    Role,
+    Scope,
+    audited,
+    require,
+)
 from sakimori.services.organisations import organisation as find_organisation
 from sakimori.store import models
 from sakimori.store.db import Database
@@ -435,6 +445,51 @@ def authenticate(
         )
 
 
+class TokenCache:
+    """API tokens verified recently, per process: a hit skips the database.
+
+    Bounded (``size`` entries, the oldest dropped first) and short-lived (``ttl`` seconds): a
+    token revoked, expired or whose user was deactivated is still accepted from here until its
+    entry is ``ttl`` old. Only routes that accept that delay use one (the hosted update
+    repositories' polling routes: signed, non-secret TUF metadata; docs/updates.md); every
+    other route asks the database on every call. The secret is kept only as its keyed hash.
+    """
+
+    def __init__(self, ttl: float = 10.0, size: int = 20_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: dict[str, tuple[str, Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, key: TokenKey, token: str, now: float | None = None) -> Principal | None:
+        parsed = _TOKEN.fullmatch(token.strip())
+        if parsed is None:
+            return None
+        token_id, secret = parsed.groups()
+        with self._lock:
+            found = self._entries.get(token_id)
+        if found is None:
+            return None
+        digest, principal, until = found
+        if (now if now is not None else time.monotonic()) >= until:
+            return None
+        return principal if hmac.compare_digest(digest, key.digest(secret)) else None
+
+    def remember(
+        self, key: TokenKey, token: str, principal: Principal, now: float | None = None
+    ) -> None:
+        parsed = _TOKEN.fullmatch(token.strip())
+        if parsed is None:
+            return
+        token_id, secret = parsed.groups()
+        until = (now if now is not None else time.monotonic()) + self.ttl
+        with self._lock:
+            self._entries.pop(token_id, None)
+            self._entries[token_id] = (key.digest(secret), principal, until)
+            while len(self._entries) > self.size:
+                del self._entries[next(iter(self._entries))]
+
+
 # -- the caller's own tokens (the API's /v1/tokens) -----------------------------------------------
 
 
@@ -459,13 +514,29 @@ def create_own_token(
         raise PermissionDenied(
             f"a token may not grant scopes its maker's token lacks: {', '.join(sorted(wider))}"
         )
-    return create_token(db, key, principal.name, name, chosen, lifetime)
+    return audited(
+        db,
+        principal,
+        Action.TOKEN_MANAGE,
+        "token",
+        lambda joined: create_token(joined, key, principal.name, name, chosen, lifetime),
+        lambda made: made[0].id,
+        {"made": name, "scopes": list(chosen)},
+    )
 
 
 def revoke_own_token(db: Database, principal: Principal, token_id: str) -> TokenView:
     """Revoke one of the principal's tokens; another user's token is ``NotFound``."""
     require(principal, Action.TOKEN_MANAGE)
-    return revoke_token(db, token_id, owner=principal.name)
+    return audited(
+        db,
+        principal,
+        Action.TOKEN_MANAGE,
+        "token",
+        lambda joined: revoke_token(joined, token_id, owner=principal.name),
+        lambda view: view.id,
+        {"revoked": True},
+    )
 
 
 # -- browser sessions (the web interface's sign-in) -----------------------------------------------

@@ -541,3 +541,78 @@ class TaxiiStatusRow(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     #: {"successes": [...], "failures": [...], "pendings": [...]}
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# -- audit log and jobs (0008) --------------------------------------------------------------------
+
+
+class AuditEntryRow(Base):
+    """One entry of the audit log, chained to the one before it by hash
+    (``sakimori.services.audit``); never updated, deleted only by retention pruning."""
+
+    __tablename__ = "audit_entry"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    organisation: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_kind: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(200))
+    tlp: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str | None] = mapped_column(String(100))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainRow(Base):
+    """The head of the audit chain (one row, id 1): the lock every append takes."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointRow(Base):
+    """Where the chain resumes after pruning: the last pruned entry's number and hash, with an
+    HMAC made with the server key (kept outside the database)."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    pruned: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    mac: Mapped[str] = mapped_column(String(64))
+
+
+class JobRow(Base):
+    """A job of the queue (``sakimori.jobs``): written in the transaction that causes it."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_state_run_after", "state", "run_after"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: Enqueueing a key that is already there is a no-op.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: queued | running | done | dead
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    run_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: A fresh id per claim: only the holder of the current claim may finish the job.
+    claim: Mapped[str | None] = mapped_column(String(36))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -87,6 +87,9 @@ class Enrolment:
     root_version: int
     root_sha256: str
     enrolled_at: str
+    #: Set when the repository is hosted by a Sakimori platform: its base URL and the vendor.
+    server: str | None = None
+    vendor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,13 @@ class StateLayout:
         return self.root / "journal.jsonl"
 
 
+def platform_urls(server: str, vendor: str) -> tuple[str, str]:
+    """The metadata and targets URLs of ``vendor``'s repository hosted by the platform at
+    ``server`` (its base URL)."""
+    base = f"{server.rstrip('/')}/v1/updates/{vendor}"
+    return f"{base}/metadata/", f"{base}/targets/"
+
+
 def enrol(
     state: Path,
     *,
@@ -165,6 +175,8 @@ def enrol(
     targets_url: str,
     root: bytes,
     fingerprint: str | None = None,
+    server: str | None = None,
+    vendor: str | None = None,
 ) -> Enrolment:
     """Pin ``root`` (the vendor's root metadata, obtained out of band) as this operator's trust
     anchor for the repository at ``metadata_url`` / ``targets_url``.
@@ -205,6 +217,8 @@ def enrol(
         root_version=signed.version,
         root_sha256=digest,
         enrolled_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        server=server.rstrip("/") if server else None,
+        vendor=vendor,
     )
     layout.metadata.mkdir(parents=True, exist_ok=True)
     layout.trusted_root.write_bytes(root)
@@ -222,15 +236,20 @@ class UpdateClient:
         *,
         limits: ClientLimits | None = None,
         fetcher: FetcherInterface | None = None,
+        token: str | None = None,
     ) -> None:
+        """``token``: the platform API token, sent with every download when the enrolment is
+        with a repository hosted by a Sakimori platform (never to any other server)."""
         self.layout = StateLayout(state)
         self.limits = limits or ClientLimits()
+        self.enrolment = self._load_enrolment()
+        send_token = token is not None and self.enrolment.server is not None
         self._fetcher = fetcher or BoundedFetcher(
             socket_timeout=self.limits.socket_timeout,
             download_timeout=self.limits.download_timeout,
+            headers={"Authorization": f"Bearer {token}"} if send_token else None,
         )
         self.journal = Journal(self.layout.journal)
-        self.enrolment = self._load_enrolment()
 
     def _load_enrolment(self) -> Enrolment:
         try:

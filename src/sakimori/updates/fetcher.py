@@ -11,7 +11,7 @@ in python-tuf.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import urllib3
 from tuf.api import exceptions
@@ -26,10 +26,20 @@ CHUNK_SIZE = 16 * 1024
 class BoundedFetcher(FetcherInterface):
     """HTTP(S) downloads with a socket timeout and a per-file deadline (seconds)."""
 
-    def __init__(self, *, socket_timeout: float, download_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        socket_timeout: float,
+        download_timeout: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """``headers`` go with every request (the platform's ``Authorization: Bearer …``;
+        urllib3 drops it on a redirect to another host)."""
         self.socket_timeout = socket_timeout
         self.download_timeout = download_timeout
-        self._http = ProxyEnvironment(headers={"User-Agent": f"sakimori/{__version__}"})
+        self._http = ProxyEnvironment(
+            headers={"User-Agent": f"sakimori/{__version__}", **(headers or {})}
+        )
         self._open: set[urllib3.BaseHTTPResponse] = set()
 
     def close(self) -> None:

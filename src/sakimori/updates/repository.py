@@ -354,13 +354,19 @@ def publish(
     *,
     now: datetime | None = None,
     force_snapshot: bool = False,
+    upload: Mapping[str, bytes] | None = None,
+    artefacts: Mapping[str, Path] | None = None,
 ) -> PublishReport:
     """Accept the staged upload (if any), then sign and write new snapshot and timestamp.
 
-    One publisher at a time: an exclusive lock on ``REPO/.publish.lock`` is held throughout."""
-    repo.require()
+    ``upload`` and ``artefacts`` (role → metadata bytes, target path → file) publish an upload
+    received some other way (the platform API) instead of ``REPO/staged``; when it is refused,
+    nothing is written. One publisher at a time: an exclusive lock on ``REPO/.publish.lock`` is
+    held throughout."""
+    if upload is None:
+        repo.require()
     with _locked(repo.path / ".publish.lock"):
-        return _publish(repo, online_signers, _now(now), force_snapshot)
+        return _publish(repo, online_signers, _now(now), force_snapshot, upload, artefacts)
 
 
 def _publish(
@@ -368,9 +374,13 @@ def _publish(
     online_signers: Mapping[str, Signer],
     now: datetime,
     force_snapshot: bool,
+    upload: Mapping[str, bytes] | None = None,
+    artefacts: Mapping[str, Path] | None = None,
 ) -> PublishReport:
-    staged = repo.staged()
-    accepted = check_upload(repo.published(), staged, repo.staged_artefacts(), now=now)
+    from_staged = upload is None
+    staged = repo.staged() if upload is None else dict(upload)
+    files = repo.staged_artefacts() if artefacts is None else dict(artefacts)
+    accepted = check_upload(repo.published(), staged, files, now=now)
     new_root = [r.metadata for r in accepted.roles if r.role == Root.type]
     root = new_root[0] if new_root else repo.load(Root.type)
     assert root is not None  # check_upload refuses a repository without root
@@ -387,7 +397,7 @@ def _publish(
         version = role.metadata.signed.version
         _write(layout.versioned(role.role, version), role.data)
         _write(layout.current(role.role), role.data)
-    if staged:
+    if staged and from_staged:
         shutil.rmtree(layout.staged)
 
     snapshot, timestamp = refresh_online(
@@ -400,6 +410,21 @@ def _publish(
         timestamp_version=timestamp.signed.version,
         timestamp_expires=timestamp.signed.expires,
     )
+
+
+def record_uploaded(repo: VendorRepository) -> tuple[tuple[str, int], ...]:
+    """After the platform accepted ``repo``'s staged upload: keep the uploaded metadata as the
+    vendor's local copy of what is published (the next ``add-target``, ``sign`` and
+    ``rotate-root`` start from it) and clear ``REPO/staged``."""
+    recorded: list[tuple[str, int]] = []
+    for role, data in repo.staged().items():
+        version = parse(role, data).signed.version
+        _write(repo.layout.versioned(role, version), data)
+        _write(repo.layout.current(role), data)
+        recorded.append((role, version))
+    if repo.layout.staged.exists():
+        shutil.rmtree(repo.layout.staged)
+    return tuple(recorded)
 
 
 def refresh_online(

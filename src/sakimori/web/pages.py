@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from sakimori.api.routes.organisations import read_upload
 from sakimori.errors import Conflict, InvalidInput, SakimoriError
 from sakimori.model.lifecycle import ALLOWED, CLOSED, JUSTIFICATIONS, Move, State
-from sakimori.services import access
+from sakimori.services import access, freshness
 from sakimori.services.access import Action, Principal
 from sakimori.services.findings import Filters, FindingView
 from sakimori.web import charts
@@ -85,10 +85,13 @@ def dashboard(request: Request, principal: SignedIn, pages: RendererDep, rt: Run
     sectors = sorted(report.sectors.items())
     organisations = sorted(report.organisations.items(), key=lambda kv: -kv[1].open)[:20]
     months = sorted(report.months.items())[-12:]
+    # The alarm: intel sources older than their expected refresh interval (services.freshness).
+    stale = freshness.stale(access.intel_status(rt.database, principal).sources)
     return pages.page(
         request,
         "dashboard.html",
         report=report,
+        stale_sources=stale,
         decisions=decisions,
         sectors=sectors,
         exposure=charts.stacked([(s, f.open_by_decision) for s, f in sectors], decisions),

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from sakimori.api.deps import Runtime
+from sakimori.api.deps import Runtime, with_origin
 from sakimori.errors import PermissionDenied
 from sakimori.services.access import Principal
 from sakimori.services.identity import Unauthenticated, authenticate
@@ -113,7 +113,7 @@ def signed_in(request: Request) -> Principal:
         raise SignInRequired()
     rt = runtime(request)
     try:
-        found = authenticate(rt.database, rt.key, token, browser=True)
+        found = with_origin(authenticate(rt.database, rt.key, token, browser=True), request)
     except Unauthenticated:
         raise SignInRequired() from None
     request.state.user = found.name

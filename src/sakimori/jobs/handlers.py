@@ -1,0 +1,39 @@
+"""The product's jobs, by name.
+
+- ``intel.sync``: fetch the configured feeds (``services.sync``); it works in transactions of
+  its own and is idempotent (validators, upserts, full snapshots), so a rerun is harmless. A
+  failed feed raises ``SourceUnavailable``: the job is retried.
+- ``assess.open``: re-assess every open finding, in the job's transaction (exactly once).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+from sakimori.errors import SourceUnavailable
+from sakimori.jobs.interface import Handler, JobContext
+
+INTEL_SYNC: Final = "intel.sync"
+ASSESS_OPEN: Final = "assess.open"
+
+
+def intel_sync(context: JobContext) -> None:
+    from sakimori.services.sync import sync_feeds
+
+    mirror = context.payload.get("mirror") or context.settings.mirror
+    report = sync_feeds(context.db, context.settings, mirror=mirror)
+    if report.failed:
+        names = ", ".join(s.name for s in report.failed)
+        raise SourceUnavailable(f"{len(report.failed)} feeds failed: {names}")
+
+
+def assess_open(context: JobContext) -> None:
+    from sakimori.services.assessment import assess_open as assess
+    from sakimori.services.assessment import policy_set
+
+    why = str(context.payload.get("why") or f"job {context.job_id}")
+    assess(context.session, policy_set(context.settings.policy), datetime.now(UTC), why)
+
+
+HANDLERS: Final[dict[str, Handler]] = {INTEL_SYNC: intel_sync, ASSESS_OPEN: assess_open}
