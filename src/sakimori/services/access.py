@@ -27,7 +27,7 @@ Not built yet (seams): raw inventory contents are not served by any use case, so
 "share raw inventories with the coordinator" setting has no table yet.
 
 Audit (``sakimori.services.audit``): every write use case runs its service in one transaction
-(:func:`audited`) and appends the entry that records it in the same transaction; every read of
+(``audit.audited``) and appends the entry that records it in the same transaction; every read of
 a TLP:AMBER or TLP:RED package records an entry in a small transaction of its own. Who and
 from where come from the principal (``source``, ``request_id``, set by the API and the pages).
 """
@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from sqlalchemy import select
 
@@ -205,58 +205,12 @@ def require(principal: Principal, action: Action) -> None:
         )
 
 
-_T = TypeVar("_T")
-
-
-def audit_entry(
-    principal: Principal,
-    action: str,
-    kind: str | None,
-    object_id: object = None,
-    tlp: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> audit.Entry:
-    return audit.Entry(
-        actor=principal.name,
-        action=action,
-        actor_id=principal.user_id,
-        organisation=principal.organisation,
-        role=principal.role.value,
-        object_kind=kind,
-        object_id=None if object_id is None else str(object_id),
-        tlp=tlp,
-        source=principal.source,
-        request_id=principal.request_id,
-        detail=detail or {},
-    )
-
-
-def audited(
-    db: Database,
-    principal: Principal,
-    action: Action,
-    kind: str,
-    run: Callable[[Database], _T],
-    ident: Callable[[_T], object] = lambda _: None,
-    detail: dict[str, Any] | None = None,
-) -> _T:
-    """``run`` the service in one transaction with the audit entry recording it."""
-    with db.transaction() as session:
-        result = run(audit.joined(db, session))
-        tlp = getattr(result, "tlp", None)
-        audit.append(
-            session,
-            audit_entry(principal, action.value, kind, ident(result), tlp, detail),
-        )
-    return result
-
-
 def _audit_read(
     db: Database, principal: Principal, action: Action, kind: str, object_id: object, tlp: str
 ) -> None:
     """Record a read of TLP:AMBER or TLP:RED data (other reads are not recorded)."""
     if tlp.upper() in audit.SENSITIVE_TLP:
-        audit.record(db, audit_entry(principal, action.value, kind, object_id, tlp.upper()))
+        audit.record(db, audit.entry_for(principal, action.value, kind, object_id, tlp.upper()))
 
 
 def _no_organisation(slug: str) -> NotFound:
@@ -319,7 +273,7 @@ def create_organisation(
     sectors: Sequence[str] = (),
 ) -> registry.OrganisationView:
     require(principal, Action.ORGANISATION_CREATE)
-    return audited(
+    return audit.audited(
         db,
         principal,
         Action.ORGANISATION_CREATE,
@@ -355,7 +309,7 @@ def create_asset(
 ) -> registry.AssetView:
     require(principal, Action.ASSET_CREATE)
     target = _visible_asset(principal, ref)
-    return audited(
+    return audit.audited(
         db,
         principal,
         Action.ASSET_CREATE,
@@ -402,7 +356,7 @@ def upload_inventory(
         path = Path(folder) / name
         path.write_bytes(data)
         try:
-            return audited(
+            return audit.audited(
                 db,
                 principal,
                 Action.INVENTORY_UPLOAD,
@@ -458,7 +412,7 @@ def transition_finding(
     """Move a finding; the actor recorded is the principal, whatever ``move.actor`` says."""
     require(principal, Action.FINDING_TRANSITION)
     _check_finding(db, principal, finding_id)
-    return audited(
+    return audit.audited(
         db,
         principal,
         Action.FINDING_TRANSITION,
@@ -501,7 +455,7 @@ def import_vex(
 ) -> vex_service.ImportReport:
     require(principal, Action.VEX_IMPORT)
     owner = _visible_organisation(principal, organisation)
-    return audited(
+    return audit.audited(
         db,
         principal,
         Action.VEX_IMPORT,
@@ -575,7 +529,7 @@ def create_package(
 ) -> packages_service.PackageView:
     require(principal, Action.PACKAGE_DRAFT)
     parsed = _content(content)
-    return audited(
+    return audit.audited(
         db,
         principal,
         Action.PACKAGE_DRAFT,
@@ -591,7 +545,7 @@ def edit_package(
 ) -> packages_service.PackageView:
     require(principal, Action.PACKAGE_DRAFT)
     parsed = _content(content)
-    return audited(
+    return audit.audited(
         db,
         principal,
         Action.PACKAGE_DRAFT,
@@ -607,7 +561,7 @@ def revise_package(
 ) -> packages_service.PackageView:
     require(principal, Action.PACKAGE_DRAFT)
     parsed = _content(content)
-    return audited(
+    return audit.audited(
         db,
         principal,
         Action.PACKAGE_DRAFT,
@@ -633,7 +587,7 @@ def move_package(
         raise InvalidInput(f"{move!r} is not a package move")
     action, service = moves[move]
     require(principal, action)
-    return audited(
+    return audit.audited(
         db,
         principal,
         action,
@@ -666,7 +620,7 @@ def read_package(
         return found
     view = _readable(db, principal, package_id)
     # The read receipt is a write: recorded whatever the TLP.
-    audited(
+    audit.audited(
         db,
         principal,
         Action.PACKAGE_READ,
@@ -713,7 +667,7 @@ def acknowledge_package(
 ) -> packages_service.RecipientView:
     require(principal, Action.PACKAGE_ACKNOWLEDGE)
     view = _readable(db, principal, package_id)
-    audited(
+    audit.audited(
         db,
         principal,
         Action.PACKAGE_ACKNOWLEDGE,
@@ -790,7 +744,7 @@ def taxii_add(
     db: Database, principal: Principal, collection_id: str, objects: list[Any]
 ) -> dict[str, Any]:
     collection = taxii_collection(principal, collection_id, write=True)
-    return audited(
+    return audit.audited(
         db,
         principal,
         Action.TAXII_WRITE,
@@ -818,6 +772,7 @@ def audit_entries(
     require(principal, Action.AUDIT_READ)
     found = audit.page(db, after=after, limit=limit)
     audit.record(
-        db, audit_entry(principal, Action.AUDIT_READ.value, "audit", None, None, {"after": after})
+        db,
+        audit.entry_for(principal, Action.AUDIT_READ.value, "audit", None, None, {"after": after}),
     )
     return found

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 from sqlalchemy import delete, func, select, update
@@ -36,6 +36,9 @@ from sqlalchemy.orm import Session
 from sakimori.errors import InvalidInput
 from sakimori.store import models
 from sakimori.store.db import Database
+
+if TYPE_CHECKING:  # access imports this module; these names are for annotations only
+    from sakimori.services.access import Action, Principal
 
 GENESIS: Final = "0" * 64
 #: TLP markings whose every read is audited.
@@ -358,3 +361,47 @@ class JoinedDatabase(Database):
 
 def joined(db: Database, session: Session) -> Database:
     return JoinedDatabase(db.engine, db.sessions, session)
+
+
+_T = TypeVar("_T")
+
+
+def entry_for(
+    principal: Principal,
+    action: str,
+    kind: str | None,
+    object_id: object = None,
+    tlp: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Entry:
+    """The entry recording what ``principal`` did (who, from where, which request)."""
+    return Entry(
+        actor=principal.name,
+        action=action,
+        actor_id=principal.user_id,
+        organisation=principal.organisation,
+        role=principal.role.value,
+        object_kind=kind,
+        object_id=None if object_id is None else str(object_id),
+        tlp=tlp,
+        source=principal.source,
+        request_id=principal.request_id,
+        detail=detail or {},
+    )
+
+
+def audited(
+    db: Database,
+    principal: Principal,
+    action: Action,
+    kind: str,
+    run: Callable[[Database], _T],
+    ident: Callable[[_T], object] = lambda _: None,
+    detail: dict[str, Any] | None = None,
+) -> _T:
+    """``run`` the service in one transaction with the audit entry recording it."""
+    with db.transaction() as session:
+        result = run(joined(db, session))
+        tlp = getattr(result, "tlp", None)
+        append(session, entry_for(principal, action.value, kind, ident(result), tlp, detail))
+    return result

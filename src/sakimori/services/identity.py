@@ -41,13 +41,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sakimori.errors import ConfigurationError, Conflict, InvalidInput, NotFound, PermissionDenied
+from sakimori.services import audit
 from sakimori.services.access import (
     ROLE_KINDS,
     Action,
     Principal,
     Role,
     Scope,
-    audited,
     require,
 )
 from sakimori.services.organisations import organisation as find_organisation
@@ -514,7 +514,7 @@ def create_own_token(
         raise PermissionDenied(
             f"a token may not grant scopes its maker's token lacks: {', '.join(sorted(wider))}"
         )
-    return audited(
+    return audit.audited(
         db,
         principal,
         Action.TOKEN_MANAGE,
@@ -528,7 +528,7 @@ def create_own_token(
 def revoke_own_token(db: Database, principal: Principal, token_id: str) -> TokenView:
     """Revoke one of the principal's tokens; another user's token is ``NotFound``."""
     require(principal, Action.TOKEN_MANAGE)
-    return audited(
+    return audit.audited(
         db,
         principal,
         Action.TOKEN_MANAGE,

@@ -41,7 +41,7 @@ from sakimori.services import audit
 from sakimori.services import findings as findings_service
 from sakimori.services import organisations as registry
 from sakimori.services import packages as packages_service
-from sakimori.services.access import Action, Principal, Role, audit_entry, require
+from sakimori.services.access import Action, Principal, Role, require
 from sakimori.store import models
 from sakimori.store.db import Database
 from sakimori.updates import keys as keyfiles
@@ -205,7 +205,7 @@ def register_repository(
     hosting.repository(slug).path.mkdir(parents=True, exist_ok=True)
     log.info("registered the update repository of %s (by %s)", slug, principal.name)
     audit.record(
-        db, audit_entry(principal, Action.UPDATE_REGISTER.value, "update-repository", slug)
+        db, audit.entry_for(principal, Action.UPDATE_REGISTER.value, "update-repository", slug)
     )
     return _info(hosting, slug)
 
@@ -311,7 +311,7 @@ def upload(
         )
     audit.record(
         db,
-        audit_entry(
+        audit.entry_for(
             principal,
             Action.UPDATE_PUBLISH.value,
             "update-repository",
@@ -393,7 +393,7 @@ def refresh(db: Database, principal: Principal, hosting: Hosting, vendor: str) -
         raise _missing(vendor)
     versions = _refresh(hosting, slug)
     detail = {"snapshot": versions[0], "timestamp": versions[1]}
-    entry = audit_entry(
+    entry = audit.entry_for(
         principal, Action.UPDATE_REFRESH.value, "update-repository", slug, detail=detail
     )
     audit.record(db, entry)
@@ -515,7 +515,7 @@ def report_step(
             "release": release.path if release else None,
             "findings_moved": moved,
         }
-        entry = audit_entry(
+        entry = audit.entry_for(
             principal, Action.UPDATE_REPORT.value, "asset", report.asset, None, detail
         )
         audit.append(session, entry)
