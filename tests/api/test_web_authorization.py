@@ -117,6 +117,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", P + "/admin/tokens"): Rule(SIGNED_IN),
     ("POST", P + "/admin/tokens"): Rule(SIGNED_IN),
     ("POST", P + "/admin/tokens/{token_id}/revoke"): Rule(SIGNED_IN),
+    # members: their available updates; the vendor: its own; staff: every vendor's
+    ("GET", P + "/updates"): Rule(SIGNED_IN, check=not_other_banks),
 }
 
 ROUTES = web.route_table()

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from securesystemslib.signer import SSlibKey
+from sqlalchemy import select
 
 from sakimori.config import Settings
 from sakimori.formats.limits import Limits
@@ -26,6 +27,7 @@ from sakimori.services.intel import load_paths
 from sakimori.services.organisations import create_asset, create_organisation
 from sakimori.services.tracking import upload_inventory
 from sakimori.services.updates import refresh_all
+from sakimori.store import models
 from sakimori.store.db import open_database
 from sakimori.updates import keys
 from sakimori.updates.acceptance import Release
@@ -327,6 +329,19 @@ def _roll_out(
     assert last["actor"] == "bank-ops"
     assert "gateway/gw-2.4.1.bin" in last["note"]
     assert "next inventory" in last["note"]
+    # the platform stored each step with its stage (the group the client sent)
+    db = open_database(platform.settings.database_url)
+    try:
+        with db.transaction() as session:
+            stored = session.execute(
+                select(models.UpdateReportRow.event, models.UpdateReportRow.stage).order_by(
+                    models.UpdateReportRow.id
+                )
+            ).all()
+    finally:
+        db.dispose()
+    assert ("installed", "canary") in stored
+    assert ("installed", "rest") in stored
 
 
 def _raw_upload(

@@ -1,11 +1,15 @@
 """Vendors' TUF repositories hosted by the platform: register, publish, serve, refresh, report.
 
-Where things are (no database table; the repositories are files, as TUF wants them)::
+Where things are (the repositories are files, as TUF wants them)::
 
     $SAKIMORI_HOME/updates-repos/<vendor>/      the vendor's repository (updates/layout.py):
                                                 public/metadata, public/targets are served
     $SAKIMORI_HOME/updates-keys/<vendor>/       the platform's online snapshot and timestamp
                                                 keys (directory 0700, private keys 0600)
+
+The database keeps what links the repositories to the programme (migration 0009): the releases
+published (``update_release``), every roll-out step reported (``update_report``) and which
+recipient organisation has seen which release (``update_seen``, the in-interface alert).
 
 The use cases check the role and the token scope first (``access.require``), then the tenancy:
 
@@ -32,10 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from tuf.api.metadata import Metadata, Targets
 
 from sakimori.config import Settings
-from sakimori.errors import Conflict, InvalidInput, NotFound
+from sakimori.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from sakimori.model.lifecycle import Move, State
 from sakimori.services import audit
 from sakimori.services import findings as findings_service
@@ -77,6 +82,8 @@ REPORTED_EVENTS = frozenset(
 )
 #: The event after which the release counts as rolled out to the asset.
 COMPLETED = "rollout-completed"
+#: The event after which every host is back on its previous version.
+ROLLED_BACK = "rollback-completed"
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,10 @@ class StepReport:
     event: str
     line: str | None = None
     version: str | None = None
+    #: The roll-out group (stage) of the step, when the operator sends it.
+    group: str | None = None
+    #: A health check's outcome.
+    passed: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,8 @@ class StepOutcome:
     event: str
     release: str | None
     moved: tuple[int, ...]
+    #: Findings moved back from ``fix_applied`` to ``in_progress`` by a roll-back.
+    reopened: tuple[int, ...] = ()
 
 
 def _vendor(slug: str) -> str:
@@ -309,16 +322,16 @@ def upload(
             ", ".join(release.fixes) or "-",
             ", ".join(notified) or "none",
         )
-    audit.record(
-        db,
-        audit.entry_for(
-            principal,
-            Action.UPDATE_PUBLISH.value,
-            "update-repository",
-            slug,
-            detail={"releases": [r.path for r in shown], "notified": list(notified)},
-        ),
+    entry = audit.entry_for(
+        principal,
+        Action.UPDATE_PUBLISH.value,
+        "update-repository",
+        slug,
+        detail={"releases": [r.path for r in shown], "notified": list(notified)},
     )
+    with db.transaction() as session:
+        _record_releases(session, shown, principal.name, datetime.now(UTC))
+        audit.append(session, entry)
     return UploadReport(
         published=report.published,
         releases=shown,
@@ -371,6 +384,34 @@ def _check_packages(db: Database, releases: Sequence[ReleaseView]) -> None:
                     "counter-measure package of this platform",
                     hint="name the package as SAKIMORI-PKG-nnnnnn (its CSAF tracking id)",
                 )
+
+
+def _record_releases(
+    session: Session, releases: Sequence[ReleaseView], actor: str, now: datetime
+) -> None:
+    """Keep each published release (its recipients see an alert until they open the updates
+    page). A release already recorded keeps its first publication."""
+    for release in releases:
+        known = session.scalar(
+            select(models.UpdateReleaseRow.id).where(
+                models.UpdateReleaseRow.vendor == release.vendor,
+                models.UpdateReleaseRow.path == release.path,
+            )
+        )
+        if known is not None:
+            continue
+        session.add(
+            models.UpdateReleaseRow(
+                vendor=release.vendor,
+                path=release.path,
+                line=release.line,
+                version=release.version,
+                package_id=release.package_id,
+                fixes=list(release.fixes),
+                published_at=now,
+                published_by=actor,
+            )
+        )
 
 
 def _recipients(db: Database, package_ids: set[int]) -> tuple[str, ...]:
@@ -462,9 +503,11 @@ def list_releases(db: Database, principal: Principal, hosting: Hosting) -> list[
 def report_step(
     db: Database, principal: Principal, hosting: Hosting, report: StepReport
 ) -> StepOutcome:
-    """Record an operator's roll-out step for its own asset. When the release has been rolled
+    """Store an operator's roll-out step for its own asset (``update_report``), with the
+    finding moves and the audit entry in one transaction. When the release has been rolled
     out (``rollout-completed``), the asset's open findings for the vulnerabilities it fixes
-    move to ``fix_applied`` (pending verification by the next inventory)."""
+    move to ``fix_applied`` (pending verification by the next inventory); a
+    ``rollback-completed`` moves those still in ``fix_applied`` back to ``in_progress``."""
     require(principal, Action.UPDATE_REPORT)
     org, _ = registry.split_ref(report.asset)
     if org != principal.organisation:
@@ -488,44 +531,375 @@ def report_step(
         raise InvalidInput("a completed roll-out names its line and version")
     now = datetime.now(UTC)
     moved: list[int] = []
+    reopened: list[int] = []
+    path = release.path if release else None
     with db.transaction() as session:
         asset = registry.asset(session, report.asset)
         if release is not None and report.event == COMPLETED:
-            fixes = set(release.fixes)
-            rows = session.scalars(
-                select(models.Finding)
-                .where(
-                    models.Finding.asset_id == asset.id,
-                    models.Finding.state.in_([s.value for s in _MOVABLE]),
-                )
-                .order_by(models.Finding.id)
-                .with_for_update()
-            ).all()
-            note = (
-                f"update {slug} {release.path} {release.version} rolled out "
-                f"(fixes {', '.join(release.fixes)}); pending verification by the next inventory"
+            moved = _apply_fixes(session, asset.id, slug, release, principal.name, now)
+        elif report.event == ROLLED_BACK and report.line is not None:
+            path, reopened = _undo_fixes(session, asset.id, slug, report.line, principal.name, now)
+        detail: dict[str, Any] = {"findings_moved": moved}
+        if report.passed is not None:
+            detail["passed"] = report.passed
+        if report.event == ROLLED_BACK:
+            detail["findings_reopened"] = reopened
+        session.add(
+            models.UpdateReportRow(
+                vendor=slug,
+                path=path,
+                line=report.line,
+                version=report.version,
+                asset_id=asset.id,
+                event=report.event,
+                stage=report.group,
+                actor=principal.name,
+                at=now,
+                detail=detail,
             )
-            for row in rows:
-                if row.vulnerability in fixes or fixes.intersection(row.aliases or ()):
-                    move = Move(to=State.FIX_APPLIED, actor=principal.name, note=note)
-                    findings_service.apply_move(session, row, move, now)
-                    moved.append(row.id)
-        detail = {
-            "event": report.event,
-            "release": release.path if release else None,
-            "findings_moved": moved,
-        }
+        )
         entry = audit.entry_for(
-            principal, Action.UPDATE_REPORT.value, "asset", report.asset, None, detail
+            principal,
+            Action.UPDATE_REPORT.value,
+            "asset",
+            report.asset,
+            None,
+            {"event": report.event, "release": path, **detail},
         )
         audit.append(session, entry)
     log.info(
-        "roll-out step %s of %s %s on %s reported by %s; findings moved: %s",
+        "roll-out step %s of %s %s on %s reported by %s; findings moved: %s, reopened: %s",
         report.event,
         slug,
-        release.path if release else "-",
+        path or report.line or "-",
         report.asset,
         principal.name,
         moved or "none",
+        reopened or "none",
     )
-    return StepOutcome(report.event, release.path if release else None, tuple(moved))
+    return StepOutcome(report.event, path, tuple(moved), tuple(reopened))
+
+
+def _apply_fixes(
+    session: Session, asset_id: int, vendor: str, release: ReleaseView, actor: str, now: datetime
+) -> list[int]:
+    """Move the asset's open findings for what ``release`` fixes to ``fix_applied``."""
+    fixes = set(release.fixes)
+    rows = session.scalars(
+        select(models.Finding)
+        .where(
+            models.Finding.asset_id == asset_id,
+            models.Finding.state.in_([s.value for s in _MOVABLE]),
+        )
+        .order_by(models.Finding.id)
+        .with_for_update()
+    ).all()
+    note = (
+        f"update {vendor} {release.path} {release.version} rolled out "
+        f"(fixes {', '.join(release.fixes)}); pending verification by the next inventory"
+    )
+    moved: list[int] = []
+    for row in rows:
+        if row.vulnerability in fixes or fixes.intersection(row.aliases or ()):
+            findings_service.apply_move(session, row, Move(State.FIX_APPLIED, actor, note), now)
+            moved.append(row.id)
+    return moved
+
+
+def _undo_fixes(
+    session: Session, asset_id: int, vendor: str, line: str, actor: str, now: datetime
+) -> tuple[str | None, list[int]]:
+    """A roll-back puts every host back on its previous version: undo the newest completed
+    roll-out of ``line`` on the asset that no earlier roll-back undid. The findings it moved
+    to ``fix_applied`` and still there go back to ``in_progress`` (the lifecycle allows it);
+    those verified or closed since keep their state. Returns the release path undone (the
+    roll-back is recorded against it) and the findings moved back."""
+    steps = session.execute(
+        select(
+            models.UpdateReportRow.event, models.UpdateReportRow.path, models.UpdateReportRow.detail
+        )
+        .where(
+            models.UpdateReportRow.asset_id == asset_id,
+            models.UpdateReportRow.vendor == vendor,
+            models.UpdateReportRow.line == line,
+            models.UpdateReportRow.event.in_([COMPLETED, ROLLED_BACK]),
+        )
+        .order_by(models.UpdateReportRow.id)
+    ).all()
+    done: list[tuple[str | None, list[int]]] = []
+    for event, path, detail in steps:
+        if event == COMPLETED:
+            done.append((path, [int(i) for i in (detail or {}).get("findings_moved", [])]))
+        elif done:
+            done.pop()
+    if not done:
+        return None, []
+    path, ids = done[-1]
+    if not ids:
+        return path, []
+    rows = session.scalars(
+        select(models.Finding)
+        .where(
+            models.Finding.id.in_(ids),
+            models.Finding.asset_id == asset_id,
+            models.Finding.state == State.FIX_APPLIED.value,
+        )
+        .order_by(models.Finding.id)
+        .with_for_update()
+    ).all()
+    note = f"update {vendor} {path} rolled back; the fix is no longer applied"
+    reopened: list[int] = []
+    for row in rows:
+        findings_service.apply_move(session, row, Move(State.IN_PROGRESS, actor, note), now)
+        reopened.append(row.id)
+    return path, reopened
+
+
+# -- what the pages show: releases, stages per asset, alerts --------------------------------------
+
+#: The stages a roll-out goes through on an asset, as the pages show them.
+STAGES = ("staged", "canary", "health_check", "rolled_out", "rolled_back", "failed")
+_FAILED = frozenset({"install-failed", "rollout-failed", "rollback-failed"})
+
+
+@dataclass(frozen=True)
+class PublishedRelease:
+    id: int
+    vendor: str
+    path: str
+    line: str
+    version: str
+    package_id: int | None
+    fixes: tuple[str, ...]
+    published_at: datetime
+    published_by: str
+    #: Roll-out reports received for the release: event → count.
+    events: dict[str, int]
+    #: How many assets reported, and how many completed the roll-out.
+    assets: int
+    rolled_out: int
+    #: The organisations that reported (coordinator staff only; empty for the vendor).
+    organisations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AssetStages:
+    asset: str
+    #: stage (``STAGES``) → state: ``done``, ``passed``, ``failed``, ``skipped`` or ``""``.
+    stages: dict[str, str]
+    moved: tuple[int, ...]
+    reopened: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class AvailableUpdate:
+    release: PublishedRelease
+    assets: tuple[AssetStages, ...]
+    #: True when the organisation had not seen it before this call.
+    new: bool
+
+
+@dataclass(frozen=True)
+class UpdateAlert:
+    release_id: int
+    vendor: str
+    line: str
+    version: str
+    package_id: int | None
+    fixes: tuple[str, ...]
+
+
+def _published(
+    row: models.UpdateReleaseRow, reports: Sequence[tuple[str, int, str]], names: bool
+) -> PublishedRelease:
+    """``reports``: (event, asset id, organisation slug) of the release's reports."""
+    events: dict[str, int] = {}
+    for event, _, _ in reports:
+        events[event] = events.get(event, 0) + 1
+    return PublishedRelease(
+        id=row.id,
+        vendor=row.vendor,
+        path=row.path,
+        line=row.line,
+        version=row.version,
+        package_id=row.package_id,
+        fixes=tuple(row.fixes or ()),
+        published_at=row.published_at,
+        published_by=row.published_by,
+        events=events,
+        assets=len({a for _, a, _ in reports}),
+        rolled_out=len({a for e, a, _ in reports if e == COMPLETED}),
+        organisations=tuple(sorted({o for _, _, o in reports})) if names else (),
+    )
+
+
+def _reports_by_release(
+    session: Session, vendor: str | None
+) -> dict[tuple[str, str], list[tuple[str, int, str]]]:
+    """(vendor, path) → (event, asset id, organisation slug) of every stored report."""
+    query = (
+        select(
+            models.UpdateReportRow.vendor,
+            models.UpdateReportRow.path,
+            models.UpdateReportRow.event,
+            models.UpdateReportRow.asset_id,
+            models.Organisation.slug,
+        )
+        .join(models.Asset, models.Asset.id == models.UpdateReportRow.asset_id)
+        .join(models.Organisation, models.Organisation.id == models.Asset.organisation_id)
+        .where(models.UpdateReportRow.path.is_not(None))
+        .order_by(models.UpdateReportRow.id)
+    )
+    if vendor is not None:
+        query = query.where(models.UpdateReportRow.vendor == vendor)
+    found: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
+    for slug, path, event, asset_id, org in session.execute(query):
+        if path is not None:
+            found.setdefault((slug, path), []).append((event, asset_id, org))
+    return found
+
+
+def published_updates(db: Database, principal: Principal) -> list[PublishedRelease]:
+    """The releases published through the platform with the roll-out reports received:
+    a vendor sees its own, counted (never which operator reported: the platform does not tell
+    a vendor who its customers are); coordinator staff see every vendor's, with the
+    organisations that reported. Members: 403 (they have :func:`available_updates`)."""
+    require(principal, Action.UPDATE_READ)
+    staff = principal.sees_everything
+    if not staff and principal.role is not Role.VENDOR:
+        raise PermissionDenied("only vendors and coordinator staff see published updates")
+    vendor = None if staff else principal.organisation
+    with db.transaction() as session:
+        query = select(models.UpdateReleaseRow).order_by(
+            models.UpdateReleaseRow.published_at.desc(), models.UpdateReleaseRow.id.desc()
+        )
+        if vendor is not None:
+            query = query.where(models.UpdateReleaseRow.vendor == vendor)
+        rows = session.scalars(query).all()
+        reports = _reports_by_release(session, vendor)
+        return [_published(row, reports.get((row.vendor, row.path), []), staff) for row in rows]
+
+
+def _received_releases(
+    db: Database, principal: Principal, session: Session
+) -> list[models.UpdateReleaseRow]:
+    """The recorded releases whose package the member may read as a recipient."""
+    received = {
+        view.id
+        for view in packages_service.visible(
+            db, staff=False, organisation_id=principal.organisation_id, user=principal.name
+        )
+    }
+    if not received:
+        return []
+    return list(
+        session.scalars(
+            select(models.UpdateReleaseRow)
+            .where(models.UpdateReleaseRow.package_id.in_(sorted(received)))
+            .order_by(
+                models.UpdateReleaseRow.published_at.desc(), models.UpdateReleaseRow.id.desc()
+            )
+        ).all()
+    )
+
+
+def _stages(steps: Sequence[models.UpdateReportRow]) -> dict[str, str]:
+    """The state of each stage on one asset from its reports of one release, in order."""
+    state = dict.fromkeys(STAGES, "")
+    first_group: str | None = None
+    for step in steps:
+        state["staged"] = "done"
+        if step.event in ("installed", "already-installed", "install-failed"):
+            first_group = first_group or step.stage
+            if step.stage is None or step.stage == first_group:
+                failed = step.event == "install-failed"
+                state["canary"] = "failed" if failed else state["canary"] or "done"
+        elif step.event == "health-check":
+            state["health_check"] = "passed" if step.detail.get("passed") else "failed"
+        elif step.event == "health-check-skipped":
+            state["health_check"] = state["health_check"] or "skipped"
+        elif step.event == COMPLETED:
+            state["rolled_out"], state["rolled_back"] = "done", ""
+        elif step.event == ROLLED_BACK:
+            state["rolled_back"], state["rolled_out"] = "done", ""
+        if step.event in _FAILED:
+            state["failed"] = "failed"
+    return state
+
+
+def available_updates(db: Database, principal: Principal) -> list[AvailableUpdate]:
+    """For a member: the releases published for the packages its organisation receives, and
+    for each of its assets that reported, the state of each stage and the findings moved.
+    Opening them marks them seen for the organisation (the alert goes away)."""
+    require(principal, Action.UPDATE_RELEASES)
+    if principal.sees_everything:
+        raise PermissionDenied("coordinator staff see every release on the overview")
+    now = datetime.now(UTC)
+    with db.transaction() as session:
+        releases = _received_releases(db, principal, session)
+        seen = set(
+            session.scalars(
+                select(models.UpdateSeenRow.release_id).where(
+                    models.UpdateSeenRow.organisation_id == principal.organisation_id
+                )
+            )
+        )
+        steps = session.execute(
+            select(models.UpdateReportRow, models.Asset.slug)
+            .join(models.Asset, models.Asset.id == models.UpdateReportRow.asset_id)
+            .where(models.Asset.organisation_id == principal.organisation_id)
+            .order_by(models.UpdateReportRow.id)
+        ).all()
+        by_release: dict[tuple[str, str], dict[str, list[models.UpdateReportRow]]] = {}
+        for step, asset in steps:
+            if step.path is not None:
+                key = (step.vendor, step.path)
+                by_release.setdefault(key, {}).setdefault(asset, []).append(step)
+        out: list[AvailableUpdate] = []
+        for row in releases:
+            assets = by_release.get((row.vendor, row.path), {})
+            stages = tuple(
+                AssetStages(
+                    asset=f"{principal.organisation}/{slug}",
+                    stages=_stages(found),
+                    moved=tuple(i for s in found for i in s.detail.get("findings_moved", [])),
+                    reopened=tuple(i for s in found for i in s.detail.get("findings_reopened", [])),
+                )
+                for slug, found in sorted(assets.items())
+            )
+            all_reports = [
+                (s.event, s.asset_id, principal.organisation) for f in assets.values() for s in f
+            ]
+            out.append(
+                AvailableUpdate(_published(row, all_reports, False), stages, row.id not in seen)
+            )
+            if row.id not in seen:
+                session.add(
+                    models.UpdateSeenRow(
+                        organisation_id=principal.organisation_id,
+                        release_id=row.id,
+                        seen_at=now,
+                        seen_by=principal.name,
+                    )
+                )
+        return out
+
+
+def update_alerts(db: Database, principal: Principal) -> list[UpdateAlert]:
+    """The releases for packages the member's organisation receives that nobody of the
+    organisation has seen yet (the in-interface notification). Others have none."""
+    if principal.sees_everything or not principal.may(Action.UPDATE_RELEASES):
+        return []
+    with db.transaction() as session:
+        seen = set(
+            session.scalars(
+                select(models.UpdateSeenRow.release_id).where(
+                    models.UpdateSeenRow.organisation_id == principal.organisation_id
+                )
+            )
+        )
+        return [
+            UpdateAlert(r.id, r.vendor, r.line, r.version, r.package_id, tuple(r.fixes or ()))
+            for r in _received_releases(db, principal, session)
+            if r.id not in seen
+        ]

@@ -616,3 +616,58 @@ class JobRow(Base):
     claim: Mapped[str | None] = mapped_column(String(36))
     worker: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# -- emergency updates (0009) ---------------------------------------------------------------------
+
+
+class UpdateReleaseRow(Base):
+    """A release the platform published for a vendor (``services.updates.upload``)."""
+
+    __tablename__ = "update_release"
+    __table_args__ = (UniqueConstraint("vendor", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vendor: Mapped[str] = mapped_column(String(100))
+    #: The target path, ``<line>/<file>``.
+    path: Mapped[str] = mapped_column(String(500))
+    line: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(100))
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("cm_package.id"), index=True)
+    #: The vulnerability ids the release fixes (its signed ``custom`` fields).
+    fixes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_by: Mapped[str] = mapped_column(String(200))
+
+
+class UpdateReportRow(Base):
+    """One roll-out step an operator reported for one of its assets; never updated."""
+
+    __tablename__ = "update_report"
+    __table_args__ = (Index("ix_update_report_vendor_path", "vendor", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vendor: Mapped[str] = mapped_column(String(100))
+    #: The release's target path (``None`` for a step that names no release).
+    path: Mapped[str | None] = mapped_column(String(500))
+    line: Mapped[str | None] = mapped_column(String(100))
+    version: Mapped[str | None] = mapped_column(String(100))
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id"), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    #: The roll-out group (stage) the step belongs to, when the operator sent it.
+    stage: Mapped[str | None] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: ``findings_moved`` (to fix_applied), ``findings_reopened`` (back to in_progress).
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class UpdateSeenRow(Base):
+    """A recipient organisation has seen a release (its in-interface alert is gone)."""
+
+    __tablename__ = "update_seen"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("update_release.id"), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seen_by: Mapped[str] = mapped_column(String(200))

@@ -106,6 +106,10 @@ class PlatformReporter:
             body["line"] = entry["line"]
         if isinstance(entry.get("version"), str):
             body["version"] = entry["version"]
+        if isinstance(entry.get("group"), str):
+            body["group"] = entry["group"]  # the stage: canary, rest …
+        if isinstance(entry.get("passed"), bool):
+            body["passed"] = entry["passed"]  # a health check's outcome
         try:
             with httpx.Client(
                 base_url=self._server,

@@ -4,7 +4,8 @@
 ``sakimori.api.create_app``. People sign in with their password; the session is a token of the
 session kind in an HttpOnly, SameSite cookie, and every form carries a CSRF token (see
 ``sessions``). Pages call ``sakimori.services.access`` with the signed-in principal, never a
-service directly. See docs/web.md.
+service directly (the updates page calls ``services.updates``, whose use cases check the
+principal the same way). See docs/web.md.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sakimori.errors import (
     SourceUnavailable,
 )
 from sakimori.services.identity import Unauthenticated
-from sakimori.web import admin, auth, pages
+from sakimori.web import admin, auth, pages, updates_pages
 from sakimori.web.render import CONTENT_SECURITY_POLICY, PREFIX, Renderer, url
 from sakimori.web.sessions import SignInThrottle
 
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 #: Every router of the pages; the web authorisation matrix reads its routes from here.
-ROUTERS: tuple[APIRouter, ...] = (auth.router, pages.router, admin.router)
+ROUTERS: tuple[APIRouter, ...] = (auth.router, pages.router, admin.router, updates_pages.router)
 
 _STATUS: tuple[tuple[type[SakimoriError], int], ...] = (
     (PermissionDenied, 403),
@@ -89,6 +90,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
     app.state.renderer = Renderer()
+    updates_pages.install(app.state.renderer, runtime)
     app.state.throttle = SignInThrottle()
     for router in ROUTERS:
         app.include_router(router)

@@ -53,6 +53,9 @@ MetadataName = Annotated[
 Line = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 FileName = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,299}$")]
 _Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+_Group = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 _AssetRef = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}/[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
@@ -125,12 +128,20 @@ class StepIn(RequestBody):
     event: _Event = Field(description="The roll-out journal event (docs/updates.md).")
     line: _Slug | None = None
     version: _Version | None = None
+    group: _Group | None = Field(
+        default=None, description="The roll-out group (stage) of the step, e.g. canary."
+    )
+    passed: bool | None = Field(default=None, description="A health check's outcome.")
 
 
 class StepOut(ResponseBody):
     event: str
     release: str | None
     moved: list[int] = Field(description="Findings moved to fix_applied.")
+    reopened: list[int] = Field(
+        default_factory=list,
+        description="Findings moved back from fix_applied to in_progress by a roll-back.",
+    )
 
 
 def _repository_out(request: Request, info: service.RepositoryInfo) -> RepositoryOut:
@@ -316,8 +327,9 @@ def list_releases(principal: PrincipalDep, rt: RuntimeDep) -> list[ReleaseOut]:
 
 @router.post("/reports", response_model=StepOut, responses=responses(400, 403, 404, 409))
 def report_step(body: StepIn, principal: PrincipalDep, rt: RuntimeDep) -> StepOut:
-    """An operator's roll-out step on its own asset; a completed roll-out moves the asset's
-    open findings for the release's vulnerabilities to `fix_applied`."""
+    """An operator's roll-out step on its own asset, stored; a completed roll-out moves the
+    asset's open findings for the release's vulnerabilities to `fix_applied`, a completed
+    roll-back moves them back to `in_progress`."""
     outcome = service.report_step(
         rt.database,
         principal,
@@ -328,9 +340,16 @@ def report_step(body: StepIn, principal: PrincipalDep, rt: RuntimeDep) -> StepOu
             event=body.event,
             line=body.line,
             version=body.version,
+            group=body.group,
+            passed=body.passed,
         ),
     )
-    return StepOut(event=outcome.event, release=outcome.release, moved=list(outcome.moved))
+    return StepOut(
+        event=outcome.event,
+        release=outcome.release,
+        moved=list(outcome.moved),
+        reopened=list(outcome.reopened),
+    )
 
 
 @router.get(
