@@ -282,10 +282,13 @@ def test_sniff_real_files() -> None:
 
 
 def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """The same bytes in every process (a fixed member time): test ids are built from them."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=method) as archive:
         for name, content in members.items():
-            archive.writestr(name, content)
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            archive.writestr(info, content)
     return buffer.getvalue()
 
 
@@ -324,6 +327,7 @@ def test_invalid_record_in_zip_names_the_member() -> None:
 @pytest.mark.parametrize(
     "data",
     [b"", b"not a zip at all", b"PK\x03\x04" + b"\x00" * 100, _zip({"A.json": b"{}"})[:-30]],
+    ids=["empty", "not a zip", "a bare local header", "a truncated archive"],
 )
 def test_corrupt_archives(data: bytes) -> None:
     with pytest.raises(MalformedDocument):
