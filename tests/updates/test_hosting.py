@@ -20,6 +20,9 @@ from sqlalchemy import select
 
 from sakimori.config import Settings
 from sakimori.formats.limits import Limits
+from sakimori.jobs.handlers import HANDLERS, UPDATES_REFRESH
+from sakimori.jobs.interface import enqueue
+from sakimori.jobs.runner import Runner
 from sakimori.packages.model import Content
 from sakimori.services import findings, identity
 from sakimori.services import packages as package_service
@@ -411,6 +414,16 @@ def _polls(client: httpx.Client, platform: Platform) -> None:
     assert refresh_all(platform.settings) == {
         VENDOR: (refreshed.json()["snapshot_version"], version + 1)
     }
+    # … and runs as the `updates.refresh` job of the worker's schedule
+    jobs_db = open_database(platform.settings.database_url)
+    try:
+        with jobs_db.transaction() as session:
+            enqueue(session, UPDATES_REFRESH, {}, "refresh-once")
+        assert Runner(jobs_db, platform.settings, HANDLERS, "test").run_one()
+    finally:
+        jobs_db.dispose()
+    after = client.get(url, headers=platform.headers("bank")).json()
+    assert after["signed"]["version"] == version + 2
 
 
 def test_the_cli_uploads_enrols_with_the_platform_stages_and_reports(

@@ -1,8 +1,9 @@
 """``sakimori worker``: run jobs (docs/audit-and-jobs.md).
 
 With ``SAKIMORI_JOBS=postgres`` run as many workers as you like, on as many machines; with the
-embedded default (SQLite) run one. ``--schedule MINUTES`` also enqueues an intel sync every
-MINUTES minutes (one per period, however many workers are given the option).
+embedded default (SQLite) run one. ``--schedule MINUTES`` also enqueues an intel sync and a
+refresh of the hosted TUF timestamps every MINUTES minutes (one per period, however many
+workers are given the option).
 """
 
 from __future__ import annotations
@@ -94,22 +95,24 @@ def _work(
 
 
 def _schedule(db: Database, config: Settings, minutes: int, done: threading.Event) -> None:
-    """Enqueue ``intel.sync`` once per period of ``minutes`` (its key names the period)."""
-    from sakimori.jobs.handlers import INTEL_SYNC
+    """Enqueue ``intel.sync`` and ``updates.refresh`` once per period of ``minutes`` (each
+    key names the period, so several workers with ``--schedule`` enqueue each job once)."""
+    from sakimori.jobs.handlers import INTEL_SYNC, UPDATES_REFRESH
     from sakimori.jobs.interface import enqueue, is_transient
 
     period = minutes * 60
     while not done.is_set():
         now = datetime.now(UTC)
         slot = int(now.timestamp()) // period * period
-        key = f"{INTEL_SYNC}@{datetime.fromtimestamp(slot, UTC).isoformat()}"
-        try:
-            with db.transaction() as session:
-                if enqueue(session, INTEL_SYNC, {}, key, max_attempts=config.job_attempts):
-                    log.info("scheduled %s", key)
-        except Exception as exc:  # another worker enqueued the same period, or the DB is off
-            if not is_transient(exc) and "uq_job_key" not in str(exc):
-                log.exception("cannot schedule %s", key)
+        for name in (INTEL_SYNC, UPDATES_REFRESH):
+            key = f"{name}@{datetime.fromtimestamp(slot, UTC).isoformat()}"
+            try:
+                with db.transaction() as session:
+                    if enqueue(session, name, {}, key, max_attempts=config.job_attempts):
+                        log.info("scheduled %s", key)
+            except Exception as exc:  # another worker enqueued this period, or the DB is off
+                if not is_transient(exc) and "uq_job_key" not in str(exc):
+                    log.exception("cannot schedule %s", key)
         done.wait(max(1.0, slot + period - now.timestamp()))
 
 

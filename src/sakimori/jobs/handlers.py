@@ -4,6 +4,9 @@
   its own and is idempotent (validators, upserts, full snapshots), so a rerun is harmless. A
   failed feed raises ``SourceUnavailable``: the job is retried.
 - ``assess.open``: re-assess every open finding, in the job's transaction (exactly once).
+- ``updates.refresh``: sign a fresh timestamp (and snapshot when due) for every hosted TUF
+  repository (``services.updates.refresh_all``), so operators' clients never see it expire;
+  signing again is harmless, so a rerun is too.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sakimori.jobs.interface import Handler, JobContext
 
 INTEL_SYNC: Final = "intel.sync"
 ASSESS_OPEN: Final = "assess.open"
+UPDATES_REFRESH: Final = "updates.refresh"
 
 
 def intel_sync(context: JobContext) -> None:
@@ -36,4 +40,14 @@ def assess_open(context: JobContext) -> None:
     assess(context.session, policy_set(context.settings.policy), datetime.now(UTC), why)
 
 
-HANDLERS: Final[dict[str, Handler]] = {INTEL_SYNC: intel_sync, ASSESS_OPEN: assess_open}
+def updates_refresh(context: JobContext) -> None:
+    from sakimori.services.updates import refresh_all
+
+    refresh_all(context.settings)
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    INTEL_SYNC: intel_sync,
+    ASSESS_OPEN: assess_open,
+    UPDATES_REFRESH: updates_refresh,
+}
