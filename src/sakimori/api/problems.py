@@ -89,18 +89,26 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def for_error(error: SakimoriError, instance: str | None = None) -> JSONResponse:
+def classify(error: SakimoriError) -> tuple[int, str, str] | None:
+    """(HTTP status, problem type suffix, title) of an error the caller caused or may see;
+    ``None`` for the server's own faults (bad settings, an unmapped error): answer 500. The one
+    table the API, the TAXII paths and the pages share."""
     if isinstance(error, ConfigurationError):
-        log.error("configuration error: %s", error.diagnostics())
-        return problem(500, "internal", "Internal error", "the server is misconfigured")
+        return None
     for cls, status, kind, title in _MAPPING:
         if isinstance(error, cls):
-            headers = {"WWW-Authenticate": 'Bearer realm="sakimori"'} if status == 401 else None
-            return problem(
-                status, kind, title, error.diagnostics(), instance=instance, headers=headers
-            )
-    log.error("unmapped error %s: %s", type(error).__name__, error.diagnostics())
-    return problem(500, "internal", "Internal error", "the request could not be completed")
+            return status, kind, title
+    return None
+
+
+def for_error(error: SakimoriError, instance: str | None = None) -> JSONResponse:
+    found = classify(error)
+    if found is None:
+        log.error("%s: %s", type(error).__name__, error.diagnostics())
+        return problem(500, "internal", "Internal error", "the request could not be completed")
+    status, kind, title = found
+    headers = {"WWW-Authenticate": 'Bearer realm="sakimori"'} if status == 401 else None
+    return problem(status, kind, title, error.diagnostics(), instance=instance, headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -21,17 +21,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sakimori.api import problems
 from sakimori.api.deps import Runtime
-from sakimori.errors import (
-    ConfigurationError,
-    Conflict,
-    InvalidInput,
-    LimitExceeded,
-    NotFound,
-    PermissionDenied,
-    SakimoriError,
-    SourceUnavailable,
-)
+from sakimori.errors import SakimoriError
 from sakimori.services.identity import Unauthenticated
 from sakimori.web import admin, auth, pages, updates_pages
 from sakimori.web.render import CONTENT_SECURITY_POLICY, PREFIX, Renderer, url
@@ -45,15 +37,6 @@ STATIC = Path(__file__).parent / "static"
 
 #: Every router of the pages; the web authorisation matrix reads its routes from here.
 ROUTERS: tuple[APIRouter, ...] = (auth.router, pages.router, admin.router, updates_pages.router)
-
-_STATUS: tuple[tuple[type[SakimoriError], int], ...] = (
-    (PermissionDenied, 403),
-    (NotFound, 404),
-    (Conflict, 409),
-    (LimitExceeded, 413),
-    (InvalidInput, 400),
-    (SourceUnavailable, 503),
-)
 
 
 def route_table() -> list[tuple[str, str]]:
@@ -109,14 +92,11 @@ def create_app(runtime: Runtime) -> FastAPI:
             return RedirectResponse(
                 url("/signin") + "?" + "next=" + auth.quote_target(target), status_code=303
             )
-        if isinstance(exc, ConfigurationError):
-            log.error("configuration error: %s", exc.diagnostics())
+        found = problems.classify(exc)
+        if found is None:
+            log.error("%s: %s", type(exc).__name__, exc.diagnostics())
             return error_page(request, 500, "")
-        for cls, status in _STATUS:
-            if isinstance(exc, cls):
-                return error_page(request, status, exc.diagnostics())
-        log.error("unmapped error %s: %s", type(exc).__name__, exc.diagnostics())
-        return error_page(request, 500, "")
+        return error_page(request, found[0], exc.diagnostics())
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         return error_page(request, 400, "")

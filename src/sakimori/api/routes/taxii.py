@@ -22,33 +22,22 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from sakimori.api import problems
 from sakimori.api.deps import PrincipalDep, RuntimeDep
 from sakimori.errors import (
-    Conflict,
     InvalidInput,
     LimitExceeded,
     NotFound,
-    PermissionDenied,
     SakimoriError,
 )
 from sakimori.packages import taxii
 from sakimori.services import access
-from sakimori.services.identity import Unauthenticated
 from sakimori.services.packages import stix_time
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/taxii2"
 API_ROOT = f"{PREFIX}/api/"
-
-_STATUSES: tuple[tuple[type[SakimoriError], int, str], ...] = (
-    (Unauthenticated, 401, "Authentication required"),
-    (PermissionDenied, 403, "Not allowed"),
-    (NotFound, 404, "Not found"),
-    (Conflict, 409, "Conflict"),
-    (LimitExceeded, 413, "Too large"),
-    (InvalidInput, 400, "Invalid request"),
-)
 
 
 def taxii_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -82,16 +71,13 @@ class TaxiiRoute(APIRoute):
             try:
                 return await original(request)
             except SakimoriError as exc:
-                for cls, status, title in _STATUSES:
-                    if isinstance(exc, cls):
-                        headers = (
-                            {"WWW-Authenticate": 'Bearer realm="sakimori"'}
-                            if status == 401
-                            else None
-                        )
-                        return error(status, title, exc.diagnostics(), headers)
-                log.error("unmapped error on %s: %s", request.url.path, exc.diagnostics())
-                return error(500, "Internal error", "the request could not be completed")
+                found = problems.classify(exc)
+                if found is None:
+                    log.error("error on %s: %s", request.url.path, exc.diagnostics())
+                    return error(500, "Internal error", "the request could not be completed")
+                status, _, title = found
+                headers = {"WWW-Authenticate": 'Bearer realm="sakimori"'} if status == 401 else None
+                return error(status, title, exc.diagnostics(), headers)
             except RequestValidationError as exc:
                 where = "; ".join(
                     f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
