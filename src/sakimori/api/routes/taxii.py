@@ -16,14 +16,14 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from sakimori.api import problems
-from sakimori.api.deps import PrincipalDep, RuntimeDep
+from sakimori.api.deps import PrincipalDep, Runtime, RuntimeDep
 from sakimori.errors import (
     InvalidInput,
     LimitExceeded,
@@ -144,26 +144,6 @@ def collection(principal: PrincipalDep, collection_id: Annotated[str, Collection
     return taxii_response(found.resource(principal.role.value))
 
 
-def _query(
-    added_after: str | None,
-    ids: str | None,
-    types: str | None,
-    versions: str | None,
-    spec_versions: str | None,
-    limit: int | None,
-    next_: str | None,
-) -> taxii.Query:
-    return taxii.query(
-        added_after=added_after,
-        ids=ids,
-        types=types,
-        versions=versions,
-        spec_versions=spec_versions,
-        limit=limit,
-        next_=next_,
-    )
-
-
 def _page_headers(page: taxii.Page) -> dict[str, str]:
     if not page.records:
         return {}
@@ -185,6 +165,40 @@ def _envelope(page: taxii.Page) -> dict[str, Any]:
 AddedAfter = Annotated[str | None, Query(max_length=40, pattern=r"^[0-9T:.+Z-]+$")]
 Limit = Annotated[int | None, Query(ge=1, le=10_000)]
 Next = Annotated[str | None, Query(max_length=20)]
+MatchId = Annotated[str | None, Query(alias="match[id]", max_length=4000)]
+MatchType = Annotated[str | None, Query(alias="match[type]", max_length=1000)]
+MatchVersion = Annotated[str | None, Query(alias="match[version]", max_length=1000)]
+MatchSpecVersion = Annotated[str | None, Query(alias="match[spec_version]", max_length=100)]
+
+
+def _filters(
+    added_after: AddedAfter = None,
+    limit: Limit = None,
+    next: Next = None,
+    match_id: MatchId = None,
+    match_type: MatchType = None,
+    match_version: MatchVersion = None,
+    match_spec_version: MatchSpecVersion = None,
+) -> taxii.Query:
+    """The filters of the objects and manifest endpoints (TAXII 2.1 §3.4, §5.3, §5.4)."""
+    return taxii.query(
+        added_after=added_after,
+        ids=match_id,
+        types=match_type,
+        versions=match_version,
+        spec_versions=match_spec_version,
+        limit=limit,
+        next_=next,
+    )
+
+
+Filters = Annotated[taxii.Query, Depends(_filters)]
+
+
+def _select(
+    rt: Runtime, principal: access.Principal, collection_id: str, q: taxii.Query
+) -> taxii.Page:
+    return taxii.select(access.taxii_records(rt.database, principal, collection_id), q)
 
 
 @router.get("/api/collections/{collection_id}/objects/", response_class=Response, responses=_DOC)
@@ -192,18 +206,9 @@ def get_objects(
     principal: PrincipalDep,
     rt: RuntimeDep,
     collection_id: Annotated[str, CollectionId],
-    added_after: AddedAfter = None,
-    limit: Limit = None,
-    next: Next = None,
-    match_id: Annotated[str | None, Query(alias="match[id]", max_length=4000)] = None,
-    match_type: Annotated[str | None, Query(alias="match[type]", max_length=1000)] = None,
-    match_version: Annotated[str | None, Query(alias="match[version]", max_length=1000)] = None,
-    match_spec_version: Annotated[
-        str | None, Query(alias="match[spec_version]", max_length=100)
-    ] = None,
+    q: Filters,
 ) -> Response:
-    q = _query(added_after, match_id, match_type, match_version, match_spec_version, limit, next)
-    page = taxii.select(access.taxii_records(rt.database, principal, collection_id), q)
+    page = _select(rt, principal, collection_id, q)
     return taxii_response(_envelope(page), headers=_page_headers(page))
 
 
@@ -270,13 +275,11 @@ def get_object(
     added_after: AddedAfter = None,
     limit: Limit = None,
     next: Next = None,
-    match_version: Annotated[str | None, Query(alias="match[version]", max_length=1000)] = None,
-    match_spec_version: Annotated[
-        str | None, Query(alias="match[spec_version]", max_length=100)
-    ] = None,
+    match_version: MatchVersion = None,
+    match_spec_version: MatchSpecVersion = None,
 ) -> Response:
-    q = _query(added_after, object_id, None, match_version, match_spec_version, limit, next)
-    page = taxii.select(access.taxii_records(rt.database, principal, collection_id), q)
+    q = _filters(added_after, limit, next, object_id, None, match_version, match_spec_version)
+    page = _select(rt, principal, collection_id, q)
     if not page.records and q.next == 0:
         raise NotFound(f"no object {object_id} in this collection")
     return taxii_response(_envelope(page), headers=_page_headers(page))
@@ -295,12 +298,10 @@ def get_versions(
     added_after: AddedAfter = None,
     limit: Limit = None,
     next: Next = None,
-    match_spec_version: Annotated[
-        str | None, Query(alias="match[spec_version]", max_length=100)
-    ] = None,
+    match_spec_version: MatchSpecVersion = None,
 ) -> Response:
-    q = _query(added_after, object_id, None, "all", match_spec_version, limit, next)
-    page = taxii.select(access.taxii_records(rt.database, principal, collection_id), q)
+    q = _filters(added_after, limit, next, object_id, None, "all", match_spec_version)
+    page = _select(rt, principal, collection_id, q)
     if not page.records and q.next == 0:
         raise NotFound(f"no object {object_id} in this collection")
     body: dict[str, Any] = {"more": page.more, "versions": [r.version for r in page.records]}
@@ -314,18 +315,9 @@ def get_manifest(
     principal: PrincipalDep,
     rt: RuntimeDep,
     collection_id: Annotated[str, CollectionId],
-    added_after: AddedAfter = None,
-    limit: Limit = None,
-    next: Next = None,
-    match_id: Annotated[str | None, Query(alias="match[id]", max_length=4000)] = None,
-    match_type: Annotated[str | None, Query(alias="match[type]", max_length=1000)] = None,
-    match_version: Annotated[str | None, Query(alias="match[version]", max_length=1000)] = None,
-    match_spec_version: Annotated[
-        str | None, Query(alias="match[spec_version]", max_length=100)
-    ] = None,
+    q: Filters,
 ) -> Response:
-    q = _query(added_after, match_id, match_type, match_version, match_spec_version, limit, next)
-    page = taxii.select(access.taxii_records(rt.database, principal, collection_id), q)
+    page = _select(rt, principal, collection_id, q)
     body: dict[str, Any] = {"more": page.more}
     if page.next is not None:
         body["next"] = page.next
