@@ -15,10 +15,6 @@ from tests.api.test_authorization_matrix import RULES, request_for
 
 WRITES = [(m, p) for m, p in route_table() if m in {"POST", "PUT", "PATCH", "DELETE"}]
 
-#: Write routes whose use cases record nothing yet (strict xfails: wiring one in makes this
-#: list fail until it is updated). Every write route is audited today.
-NOT_YET_AUDITED: dict[tuple[str, str], str] = {}
-
 
 def _newest(world: World) -> models.AuditEntryRow | None:
     with world.db.transaction() as session:
@@ -27,16 +23,7 @@ def _newest(world: World) -> models.AuditEntryRow | None:
         ).first()
 
 
-def _params() -> list[object]:
-    found: list[object] = []
-    for method, path in WRITES:
-        reason = NOT_YET_AUDITED.get((method, path))
-        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-        found.append(pytest.param(method, path, marks=marks, id=f"{method} {path}"))
-    return found
-
-
-@pytest.mark.parametrize(("method", "path"), _params())
+@pytest.mark.parametrize(("method", "path"), WRITES, ids=[f"{m} {p}" for m, p in WRITES])
 def test_every_write_route_records_an_entry(world: World, method: str, path: str) -> None:
     rule = RULES.get((method, path))
     assert rule is not None, f"{method} {path} has no rule in the authorisation matrix"
