@@ -153,7 +153,6 @@ def database() -> Iterator[str]:
 def populate(url: str, home: Path, operators: int) -> tuple[list[str], str]:
     """Organisations, users and tokens (bulk), the vendor's release; (operator tokens, a staff
     token)."""
-    from securesystemslib.signer import SSlibKey
 
     from sakimori.config import Settings
     from sakimori.packages.model import Content
@@ -231,12 +230,7 @@ def populate(url: str, home: Path, operators: int) -> tuple[list[str], str]:
     package_service.submit(db, package.id, "bunseki")
     package_service.approve(db, package.id, "kanri")
     vendor_dir = home / "vendor"
-    online = vendor_dir / "platform-keys"
-    online.mkdir(parents=True)
-    for role, document in info.online_keys.items():
-        fields = dict(document)
-        keyid = fields.pop("keyid")
-        keys.write_public(online / f"{role}.pub.json", SSlibKey.from_dict(keyid, fields))
+    online = keys.write_public_keys(vendor_dir / "platform-keys", info.online_keys)
     repo = init_repository(
         vendor_dir / "repo",
         lines=["gateway"],

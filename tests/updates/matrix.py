@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from securesystemslib.signer import SSlibKey
-
 from sakimori.packages.model import Content
 from sakimori.services import identity
 from sakimori.services import packages as package_service
@@ -67,12 +65,7 @@ def hosted(world: Any, organisation_a: str) -> Hosted:
         world.db, _principal(world, "coordinator_admin"), hosting, VENDOR
     )
     base = home / "matrix-vendor"
-    online = base / "platform-keys"
-    online.mkdir(parents=True)
-    for role, document in info.online_keys.items():
-        fields = dict(document)
-        keyid = fields.pop("keyid")
-        keys.write_public(online / f"{role}.pub.json", SSlibKey.from_dict(keyid, fields))
+    online = keys.write_public_keys(base / "platform-keys", info.online_keys)
     repo = init_repository(
         base / "repo",
         lines=["gateway"],

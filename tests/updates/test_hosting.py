@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from securesystemslib.signer import SSlibKey
 from sqlalchemy import select
 
 from sakimori.config import Settings
@@ -133,12 +132,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 def _vendor_repository(base: Path, online_keys: dict[str, dict[str, Any]]) -> VendorRepository:
     """The vendor's machine: offline keys, the platform's online public keys, version 1."""
-    online = base / "platform-keys"
-    online.mkdir()
-    for role, document in online_keys.items():
-        fields = dict(document)
-        keyid = fields.pop("keyid")
-        keys.write_public(online / f"{role}.pub.json", SSlibKey.from_dict(keyid, fields))
+    online = keys.write_public_keys(base / "platform-keys", online_keys)
     return init_repository(
         base / "repo",
         lines=["gateway"],

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from securesystemslib.signer import SSlibKey
 from sqlalchemy import func, select
 
 from sakimori.errors import NotFound, PermissionDenied
@@ -73,12 +72,7 @@ def publish_release(
 ) -> None:
     """acme's repository is hosted; acme signs gateway 2.4.1 offline and uploads it."""
     info = updates.register_repository(world_db, people["admin"], hosting, VENDOR)
-    online = base / "platform-keys"
-    online.mkdir(parents=True)
-    for role, document in info.online_keys.items():
-        fields = dict(document)
-        keyid = fields.pop("keyid")
-        keys.write_public(online / f"{role}.pub.json", SSlibKey.from_dict(keyid, fields))
+    online = keys.write_public_keys(base / "platform-keys", info.online_keys)
     repo = init_repository(
         base / "repo",
         lines=["gateway"],

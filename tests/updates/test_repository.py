@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata
 
-from sakimori.errors import ConfigurationError, Conflict, InvalidInput
+from sakimori.errors import ConfigurationError, Conflict, InvalidInput, MalformedDocument
 from sakimori.updates import keys
 from sakimori.updates.acceptance import Release, UploadRefused, check_upload
 from sakimori.updates.repository import (
@@ -78,6 +78,15 @@ def test_key_files_are_refused_when_others_can_read_them(tmp_path: Path) -> None
         keys.load_signer(files.private)
     with pytest.raises(Conflict):
         keys.generate(tmp_path, "k")
+
+
+def test_public_key_documents_are_saved_as_key_files(tmp_path: Path) -> None:
+    signer, _ = keys.generate(tmp_path / "platform", "timestamp")
+    document = {"keyid": signer.public_key.keyid, **signer.public_key.to_dict()}
+    saved = keys.write_public_keys(tmp_path / "vendor", {"timestamp": document})
+    assert keys.load_public(saved / "timestamp.pub.json") == signer.public_key
+    with pytest.raises(MalformedDocument, match="not a public key"):
+        keys.write_public_keys(tmp_path / "bad", {"snapshot": {"keyid": "x"}})
 
 
 def test_publish_checks_and_links_package_and_vulnerabilities(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner, SSlibKey
@@ -54,6 +56,21 @@ def generate(directory: Path, name: str) -> tuple[CryptoSigner, KeyFiles]:
 def write_public(path: Path, key: SSlibKey) -> None:
     document = {"keyid": key.keyid, **key.to_dict()}
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_public_keys(directory: Path, documents: Mapping[str, Mapping[str, Any]]) -> Path:
+    """Save keys given as documents (``ROLE → {"keyid": …, "keytype": …}``, the form the
+    platform lists its online keys in) as ``directory/ROLE.pub.json``; returns ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for role, document in documents.items():
+        _check_name(role)
+        fields = dict(document)
+        try:
+            key = SSlibKey.from_dict(fields.pop("keyid"), fields)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise MalformedDocument(f"not a public key: {exc}", where=role) from None
+        write_public(directory / f"{role}{PUBLIC_SUFFIX}", key)
+    return directory
 
 
 def load_public(path: Path) -> SSlibKey:
