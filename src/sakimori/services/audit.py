@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -184,6 +184,24 @@ def _start(session: Session, key: bytes | None) -> tuple[int, str, str | None]:
 # -- verify, export, prune, read ------------------------------------------------------------------
 
 
+def _after(session: Session, seq: int, limit: int) -> Sequence[models.AuditEntryRow]:
+    """Up to ``limit`` entries with sequence numbers above ``seq``, oldest first."""
+    return session.scalars(
+        select(models.AuditEntryRow)
+        .where(models.AuditEntryRow.seq > seq)
+        .order_by(models.AuditEntryRow.seq)
+        .limit(limit)
+    ).all()
+
+
+def _walk(session: Session, seq: int) -> Iterator[models.AuditEntryRow]:
+    """Every entry above ``seq`` in order, read in batches that are let go once passed."""
+    while rows := _after(session, seq, _BATCH):
+        yield from rows
+        seq = rows[-1].seq
+        session.expunge_all()
+
+
 def verify(db: Database, key: bytes | None = None) -> Verification:
     """Walk the chain from the newest checkpoint (or genesis) and report the first broken link.
 
@@ -194,39 +212,24 @@ def verify(db: Database, key: bytes | None = None) -> Verification:
         if problem is not None:
             return Verification(False, 0, expected_seq - 1, problem, first)
         checked = 0
-        last = expected_seq - 1
-        while True:
-            rows = session.scalars(
-                select(models.AuditEntryRow)
-                .where(models.AuditEntryRow.seq > last)
-                .order_by(models.AuditEntryRow.seq)
-                .limit(_BATCH)
-            ).all()
-            if not rows:
-                break
-            for row in rows:
-                if row.seq != expected_seq:
-                    return Verification(
-                        False, checked, expected_seq, f"entry {expected_seq} is missing", first
-                    )
-                if row.prev_hash != prev:
-                    return Verification(
-                        False,
-                        checked,
-                        row.seq,
-                        f"entry {row.seq} does not follow entry {row.seq - 1} "
-                        "(its prev_hash differs)",
-                        first,
-                    )
-                if entry_hash(prev, row) != row.hash:
-                    return Verification(
-                        False, checked, row.seq, f"entry {row.seq} was changed", first
-                    )
-                prev = row.hash
-                expected_seq += 1
-                checked += 1
-                last = row.seq
-            session.expunge_all()
+        for row in _walk(session, expected_seq - 1):
+            if row.seq != expected_seq:
+                return Verification(
+                    False, checked, expected_seq, f"entry {expected_seq} is missing", first
+                )
+            if row.prev_hash != prev:
+                return Verification(
+                    False,
+                    checked,
+                    row.seq,
+                    f"entry {row.seq} does not follow entry {row.seq - 1} (its prev_hash differs)",
+                    first,
+                )
+            if entry_hash(prev, row) != row.hash:
+                return Verification(False, checked, row.seq, f"entry {row.seq} was changed", first)
+            prev = row.hash
+            expected_seq += 1
+            checked += 1
         head = session.execute(
             select(models.AuditChainRow.last_seq, models.AuditChainRow.last_hash)
         ).one()
@@ -250,7 +253,6 @@ def as_dict(row: models.AuditEntryRow) -> dict[str, Any]:
 def export(db: Database, since_seq: int = 0) -> Iterator[bytes]:
     """Every entry after ``since_seq`` as JSON lines, preceded by the newest checkpoint (if any)
     so the exported chain can be verified on its own."""
-    last = since_seq
     with db.transaction() as session:
         newest = session.scalars(
             select(models.AuditCheckpointRow).order_by(models.AuditCheckpointRow.seq.desc())
@@ -270,19 +272,8 @@ def export(db: Database, since_seq: int = 0) -> Iterator[bytes]:
                 )
                 + b"\n"
             )
-        while True:
-            rows = session.scalars(
-                select(models.AuditEntryRow)
-                .where(models.AuditEntryRow.seq > last)
-                .order_by(models.AuditEntryRow.seq)
-                .limit(_BATCH)
-            ).all()
-            if not rows:
-                return
-            for row in rows:
-                yield orjson.dumps(as_dict(row)) + b"\n"
-                last = row.seq
-            session.expunge_all()
+        for row in _walk(session, since_seq):
+            yield orjson.dumps(as_dict(row)) + b"\n"
 
 
 def page(db: Database, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
@@ -290,13 +281,7 @@ def page(db: Database, *, after: int = 0, limit: int = 100) -> list[dict[str, An
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
     with db.transaction() as session:
-        rows = session.scalars(
-            select(models.AuditEntryRow)
-            .where(models.AuditEntryRow.seq > after)
-            .order_by(models.AuditEntryRow.seq)
-            .limit(limit)
-        ).all()
-        return [as_dict(row) for row in rows]
+        return [as_dict(row) for row in _after(session, after, limit)]
 
 
 @dataclass(frozen=True, slots=True)
