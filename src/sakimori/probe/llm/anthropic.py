@@ -10,28 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from sakimori.errors import MalformedDocument
-from sakimori.probe.llm.http import JsonClient
-from sakimori.probe.llm.interface import Completion, LLMConfig, Provider
+from sakimori.probe.llm.http import HttpProvider
+from sakimori.probe.llm.interface import Completion, LLMConfig
 
 API_VERSION = "2023-06-01"
 PATH = "/v1/messages"
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(HttpProvider):
     name = "anthropic"
 
     def __init__(self, config: LLMConfig, key: str) -> None:
-        super().__init__(config)
-        self._client = JsonClient(
-            config.base_url,
-            {"x-api-key": key, "anthropic-version": API_VERSION},
-            timeout=config.timeout,
-            connect_timeout=config.connect_timeout,
-            max_response_bytes=config.max_response_bytes,
-        )
-
-    def close(self) -> None:
-        self._client.close()
+        super().__init__(config, {"x-api-key": key, "anthropic-version": API_VERSION})
 
     def complete(self, system: str, prompt: str) -> Completion:
         body = {

@@ -22,6 +22,7 @@ import httpx
 
 from sakimori import __version__
 from sakimori.errors import LimitExceeded, MalformedDocument, SourceUnavailable
+from sakimori.probe.llm.interface import LLMConfig, Provider
 
 logger = logging.getLogger(__name__)
 
@@ -126,3 +127,20 @@ def _error_text(data: bytes) -> str:
             text = error
     text = " ".join(text.split())
     return text[:_MAX_ERROR_TEXT] or "(no message)"
+
+
+class HttpProvider(Provider):
+    """A provider that speaks JSON over HTTP to the configured server: one client, its limits."""
+
+    def __init__(self, config: LLMConfig, headers: Mapping[str, str]) -> None:
+        super().__init__(config)
+        self._client = JsonClient(
+            config.base_url,
+            headers,
+            timeout=config.timeout,
+            connect_timeout=config.connect_timeout,
+            max_response_bytes=config.max_response_bytes,
+        )
+
+    def close(self) -> None:
+        self._client.close()

@@ -12,28 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from sakimori.errors import MalformedDocument
-from sakimori.probe.llm.http import JsonClient
-from sakimori.probe.llm.interface import Completion, LLMConfig, Provider
+from sakimori.probe.llm.http import HttpProvider
+from sakimori.probe.llm.interface import Completion, LLMConfig
 
 PATH = "/v1/chat/completions"
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(HttpProvider):
     name = "openai"
 
     def __init__(self, config: LLMConfig, key: str | None) -> None:
-        super().__init__(config)
-        headers = {"authorization": f"Bearer {key}"} if key else {}
-        self._client = JsonClient(
-            config.base_url,
-            headers,
-            timeout=config.timeout,
-            connect_timeout=config.connect_timeout,
-            max_response_bytes=config.max_response_bytes,
-        )
-
-    def close(self) -> None:
-        self._client.close()
+        super().__init__(config, {"authorization": f"Bearer {key}"} if key else {})
 
     def complete(self, system: str, prompt: str) -> Completion:
         body = {
