@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -227,6 +228,18 @@ class Call:
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
+    def send(self, world: World, method: str, principal: str) -> httpx.Response:
+        """Make the call as ``principal``."""
+        return world.client.request(
+            method,
+            self.url,
+            headers=world.headers(principal) | self.headers,
+            json=self.json,
+            files=self.files,
+            params=self.params,
+            content=self.content,
+        )
+
 
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
 TAXII_HEADERS = {"Content-Type": TAXII_MEDIA_TYPE, "Accept": TAXII_MEDIA_TYPE}
@@ -413,15 +426,7 @@ def test_matrix(world: World, method: str, path: str, principal: str) -> None:
     expected = rule.expected(principal)
     call = request_for(world, method, path, principal)
     before = footprint(world)
-    response = world.client.request(
-        method,
-        call.url,
-        headers=world.headers(principal) | call.headers,
-        json=call.json,
-        files=call.files,
-        params=call.params,
-        content=call.content,
-    )
+    response = call.send(world, method, principal)
     assert response.status_code in OUTCOMES[expected], (
         f"{principal} {method} {call.url}: expected {expected}, got {response.status_code} "
         f"{response.text[:300]}"
