@@ -671,3 +671,12 @@ class UpdateSeenRow(Base):
     release_id: Mapped[int] = mapped_column(ForeignKey("update_release.id"), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     seen_by: Mapped[str] = mapped_column(String(200))
+
+
+# --- sightings (issue 7; migration 0010) ---
+
+
+# --- notifications (issue 6; migration 0011) ---
+
+
+# --- second factor (issue 4; migration 0012) ---
