@@ -63,6 +63,7 @@ def test_findings_show_their_decision_due_and_overdue(empty_cli: Cli, tmp_path: 
     from sakimori.config import Settings
     from sakimori.store import models
     from sakimori.store.db import open_database
+    from sakimori.store.triage_view import finding_triage
 
     cli = empty_cli
     tables = require_data("ssvc", "data", "json", "decision_tables")
@@ -87,10 +88,16 @@ def test_findings_show_their_decision_due_and_overdue(empty_cli: Cli, tmp_path: 
     db = open_database(Settings.load({"SAKIMORI_HOME": str(cli.home)}).database_url)
     try:
         with db.transaction() as session:
+            # The deadline is computed from the first-seen time: move that back instead.
+            due = finding_triage(session, [first])[first].deadline
+            row = session.get(models.Finding, first)
+            assert due is not None
+            assert row is not None
+            shift = due - (datetime.now(UTC) - timedelta(days=2, hours=1))
             session.execute(
                 update(models.Finding)
                 .where(models.Finding.id == first)
-                .values(deadline=datetime.now(UTC) - timedelta(days=2, hours=1))
+                .values(first_seen_at=row.first_seen_at - shift)
             )
     finally:
         db.dispose()

@@ -11,13 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from sakimori.formats.limits import Limits
 from sakimori.model.lifecycle import Move, State
 from sakimori.probe.scan import probe_tree
+from sakimori.services.assessment import deadline_of, explanation
 from sakimori.services.code_findings import CodeSyncCounts, record_code_findings
 from sakimori.services.findings import transition
+from sakimori.services.intel import load_paths
 from sakimori.services.organisations import create_asset, create_organisation
 from sakimori.store import models
 from sakimori.store.db import Database, open_database
+from sakimori.store.triage_view import finding_triage
+from tests.conftest import require_data
 from tests.probe import gate_patches
 from tests.probe.conftest import FIXTURES
 
@@ -146,3 +151,35 @@ def test_package_findings_are_not_touched(db: Database, tree: Path) -> None:
     assert counts.closed == 1
     states = {r.kind: r.state for r in rows(db)}
     assert states == {"package": "open", "code": "fixed"}
+
+
+def test_code_findings_are_triaged_from_their_weakness_and_the_asset(
+    db: Database, tree: Path
+) -> None:
+    """With CERT/CC's tables loaded, a code finding gets a decision and a deadline like a
+    package finding: the CWE gives Automatable (and no public exploit, Exploitation none)."""
+    load_paths(db, [require_data("ssvc", "data", "json", "decision_tables")], Limits())
+    record(db, tree, T0)
+    (row,) = rows(db)
+    assert row.aliases == ["CWE-89"]
+    with db.transaction() as session:
+        triage = finding_triage(session, [row.id])[row.id]
+        data = explanation(session, row.id)
+        due, reason, policy = deadline_of(session, row.id)
+    assert triage.decision is not None
+    assert triage.deadline == due
+    assert due is not None
+    assert due > T0
+    assert f"from first seen {T0.isoformat()}" in reason
+    assert policy == "cisa-bod-26-04 1.0.0"
+    points = {p["point"]: p for p in data["points"]}
+    assert points["E"]["value_name"] == "None"
+    assert any(
+        b["source"] == "CWE" and "CWE-89 (code analysis)" in b["detail"]
+        for b in points["A"]["because"]
+    )
+    # Closing keeps the deadline in force; it is not recomputed afterwards.
+    record_code_findings(db, ASSET, [], "ci", T0 + timedelta(days=400))
+    with db.transaction() as session:
+        closed = finding_triage(session, [row.id])[row.id]
+    assert closed.deadline == due

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from sakimori.services.organisations import create_asset, create_organisation
 from sakimori.services.tracking import upload_inventory
 from sakimori.store import models
 from sakimori.store.db import Database, open_database
+from sakimori.store.triage_view import FindingTriage, finding_triage
 from tests.conftest import require_data
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -51,14 +53,24 @@ def explained(database: Database, finding_id: int) -> tuple[dict[str, Any], str]
         return explanation(session, finding_id), explanation_text(session, finding_id)
 
 
-def finding(database: Database, vulnerability: str) -> models.Finding:
+@dataclass(frozen=True)
+class Read:
+    """A finding's id and its triage as readers see it (``store.triage_view``)."""
+
+    id: int
+    triage: FindingTriage
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.triage, name)
+
+
+def finding(database: Database, vulnerability: str) -> Read:
     with database.transaction() as session:
-        row = session.scalar(
-            select(models.Finding).where(models.Finding.vulnerability == vulnerability)
+        found = session.scalar(
+            select(models.Finding.id).where(models.Finding.vulnerability == vulnerability)
         )
-        assert row is not None
-        session.expunge(row)
-        return row
+        assert found is not None
+        return Read(found, finding_triage(session, [found])[found])
 
 
 @pytest.fixture
@@ -77,9 +89,7 @@ def test_kev_listed_vulnerability_on_an_exposed_critical_asset_is_act(
     # In KEV, publicly exposed, automatable (unknown: default yes), total impact: 3 days and
     # forensic triage under BOD 26-04.
     assert (row.decision, row.priority, row.bod) == ("Act", "Immediate", "3DF")
-    assert row.deadline is not None
-    due = row.deadline if row.deadline.tzinfo else row.deadline.replace(tzinfo=UTC)
-    assert due == T0 + timedelta(days=3)
+    assert row.deadline == T0 + timedelta(days=3)
     assert row.policy == "cisa-bod-26-04 1.0.0"
     data, text = explained(db, row.id)
     points = {p["point"]: p for p in data["points"]}
@@ -121,6 +131,14 @@ def test_a_policy_change_recomputes_deadlines_and_records_why(db: Database, tmp_
     assert changed > 0
     after = finding(db, "CVE-2021-25282")
     assert after.policy == "critical-infrastructure 1.0.0"
-    if after.deadline != before.deadline:
-        _, history = service.show(db, after.id)
-        assert "deadline recomputed (policy change)" in history[-1].note
+    with db.transaction() as session:
+        latest = session.scalars(
+            select(models.TriageRevision).order_by(models.TriageRevision.id.desc())
+        ).first()
+        assert latest is not None
+        assert latest.why == "policy change"
+        assert latest.policy_set == "critical-infrastructure 1.0.0"
+        assert latest.findings_changed == changed
+    _, history = service.show(db, after.id)
+    assert not any("recomputed" in t.note for t in history)  # a revision, not finding history
+    assert (before.decision, before.id) == (after.decision, after.id)

@@ -3,8 +3,10 @@
 A mix of assets (criticality, exposure known or not, one, two or no sectors, environments),
 findings of the real salt advisories (some KEV-listed, with and without a fixed version, first
 seen long before, just before and after KEV's due date), in open and closed states. Whatever the
-grouping does, every finding must end with what ``decide`` and ``policy.deadline`` give for it
-alone; a policy change must record one transition per open finding whose deadline moved.
+grouping does, every open finding must read what ``decide`` and ``policy.deadline`` give for it
+alone — its decision from its shape and rule, its deadline computed by the database from the
+rule's terms, its reason from the rule's plan — and a closed one keeps the deadline in force when
+it closed. A policy change writes no finding and records one ``triage_revision``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sakimori.services.assessment import (
     assess_findings,
     assess_open,
     assess_vulnerabilities,
+    deadline_of,
     decision_tables,
     explanation,
     explanation_text,
@@ -36,6 +39,7 @@ from sakimori.services.intel import load_paths
 from sakimori.services.organisations import create_asset, create_organisation
 from sakimori.store import models
 from sakimori.store.db import Database, open_database
+from sakimori.store.triage_view import triaged
 from sakimori.triage.config import DEFAULT_CONFIG
 from sakimori.triage.decide import decide
 from sakimori.triage.policy import DeadlineInputs, PolicySet, deadline
@@ -223,21 +227,52 @@ def expected(session: Session, policies: PolicySet) -> dict[int, Expected]:
 
 
 def stored(session: Session) -> dict[int, tuple[Any, ...]]:
+    """(state, decision, priority, BOD, deadline, policy, reason, explanation part ids) of every
+    finding, as a reader sees them: through ``store.triage_view`` and ``deadline_of``."""
+    view = triaged()
     rows = session.execute(
         select(
             models.Finding.id,
             models.Finding.state,
-            models.Finding.decision,
-            models.Finding.priority,
-            models.Finding.bod,
-            models.Finding.deadline,
-            models.Finding.policy,
-            models.Finding.deadline_reason,
-            models.Finding.assessment_id,
-            models.Finding.context_assessment_id,
-        )
+            view.decision,
+            view.priority,
+            view.bod,
+            view.deadline,
+            view.assessment_id,
+            view.context_assessment_id,
+        ).select_from(view.joined)
     ).all()
-    return {r[0]: (*r[1:5], aware(r[5]), *r[6:]) for r in rows}
+    found: dict[int, tuple[Any, ...]] = {}
+    for finding_id, state, decision, priority, bod, due, part, context_part in rows:
+        in_python, reason, policy = deadline_of(session, finding_id)
+        assert aware(due) == in_python, finding_id  # the database and Python agree
+        found[finding_id] = (
+            state,
+            decision,
+            priority,
+            bod,
+            aware(due),
+            policy,
+            reason,
+            part,
+            context_part,
+        )
+    return found
+
+
+def terms(session: Session) -> dict[int, tuple[Any, ...]]:
+    """The deadline terms of each finding's rule (what ``changed`` counts, with the outcomes)."""
+    view = triaged()
+    rows = session.execute(
+        select(
+            models.Finding.id, view.rule.c.duration_s, view.rule.c.kev_end, view.rule.c.grace_s
+        ).select_from(view.joined)
+    ).all()
+    return {r[0]: (r[1], aware(r[2]), r[3]) for r in rows}
+
+
+def revisions(session: Session) -> list[models.TriageRevision]:
+    return list(session.scalars(select(models.TriageRevision).order_by(models.TriageRevision.id)))
 
 
 def transitions(session: Session) -> list[tuple[int, str | None, str, str]]:
@@ -259,11 +294,14 @@ def check_agrees(session: Session, policies: PolicySet, ids: set[int] | None = N
     for finding_id, e in want.items():
         if ids is not None and finding_id not in ids:
             continue
-        _, decision, priority, bod, due, policy, reason, *_ = have[finding_id]
+        state, decision, priority, bod, due, policy, reason, *_ = have[finding_id]
         assert (decision, priority, bod) == (e.decision, e.priority, e.bod), finding_id
-        assert due == e.deadline, finding_id
-        assert (policy, reason) == (e.policy, e.reason), finding_id
         assert explanation(session, finding_id) == e.explanation, finding_id
+        if state in OPEN:
+            assert due == e.deadline, finding_id
+            assert (policy, reason) == (e.policy, e.reason), finding_id
+        else:  # closed: the deadline in force when it closed (none was, for these rows)
+            assert due is None, finding_id
         checked += 1
     return checked
 
@@ -278,6 +316,12 @@ def test_every_finding_gets_what_the_pure_functions_give_it(db: Database) -> Non
     assert changed == count  # every finding was undecided
     with db.transaction() as session:
         assert check_agrees(session, policies) == count
+        # Nothing was written into the findings: shapes and rules carry it all.
+        shapes = session.scalar(select(func.count()).select_from(models.TriageShape))
+        rules = session.scalar(select(func.count()).select_from(models.TriageRule))
+        assert shapes is not None
+        assert rules is not None
+        assert shapes + rules < count
         want = expected(session, policies)
         # The mix is what it claims to be: several outcomes, KEV's due date and its grace
         # both used, two policies, and fewer explanation parts than findings.
@@ -296,47 +340,62 @@ def test_every_finding_gets_what_the_pure_functions_give_it(db: Database) -> Non
         parts = session.scalar(select(func.count()).select_from(models.Assessment))
         assert parts is not None
         assert parts < count
-        assert transitions(session) == []  # first decisions are not "recomputed" deadlines
+        assert transitions(session) == []  # triage writes no finding history
+        assert len(revisions(session)) == 5  # one per assessment that changed something
 
 
-def test_a_policy_change_records_one_transition_per_open_finding_whose_deadline_moved(
-    db: Database,
-) -> None:
+def test_a_policy_change_writes_no_finding_and_records_one_revision(db: Database) -> None:
     load_intel(db)
     populate(db)
     with db.transaction() as session:
         assess_open(session, policy_set("cisa-bod-26-04"), T0, "first")
     with db.transaction() as session:
         before = stored(session)
+        terms_before = terms(session)
         history = len(transitions(session))
+        first = revisions(session)
+        rows_before = session.execute(select(models.Finding).order_by(models.Finding.id)).all()
+        snapshot = [
+            {c.key: getattr(r[0], c.key) for c in models.Finding.__table__.columns}
+            for r in rows_before
+        ]
     assert history == 0
+    assert len(first) == 1
     policies = mixed_policies()
     with db.transaction() as session:
         changed = assess_open(session, policies, T0 + timedelta(hours=1), "policy change")
     with db.transaction() as session:
         after = stored(session)
-        added = transitions(session)[history:]
+        terms_after = terms(session)
+        assert transitions(session) == []
         assert check_agrees(session, policies, {i for i, r in before.items() if r[0] in OPEN})
-    moved = {
+        rows_after = session.execute(select(models.Finding).order_by(models.Finding.id)).all()
+        assert [
+            {c.key: getattr(r[0], c.key) for c in models.Finding.__table__.columns}
+            for r in rows_after
+        ] == snapshot  # not one finding row written
+        latest = revisions(session)[-1]
+    moved = {i for i, row in before.items() if row[0] in OPEN and row[4] != after[i][4]}
+    # Changed: an outcome or the deadline terms (a new grace may leave a given due time alone).
+    changed_rule = {
         i
         for i, row in before.items()
-        if row[0] in OPEN and row[1] is not None and row[4] != after[i][4]
+        if row[0] in OPEN and (row[1:4], terms_before[i]) != (after[i][1:4], terms_after[i])
     }
-    outcome = {i for i, row in before.items() if row[0] in OPEN and row[1:5] != after[i][1:5]}
     assert moved, "the policy change should move some deadlines"
-    assert changed == len(outcome)
-    assert sorted(t[0] for t in added) == sorted(moved)  # exactly one each
-    for finding_id, came, went, note in added:
-        assert came == went == before[finding_id][0]
-        assert note == f"deadline recomputed (policy change): {after[finding_id][6]}"
+    assert moved <= changed_rule
+    assert changed == len(changed_rule) == latest.findings_changed
+    assert latest.why == "policy change"
+    assert latest.policy_set == "mixed 1.0.0"
+    assert latest.rules_changed == len(latest.changes["rules"]) > 0
+    for change in latest.changes["rules"]:
+        assert change["from"] != change["to"]
     closed = {i for i, row in before.items() if row[0] not in OPEN}
     assert closed
-    assert all(after[i] == before[i] for i in closed)  # assess_open leaves closed ones alone
+    assert all(after[i][4] == before[i][4] for i in closed)  # closed: deadline kept
 
 
-def test_closed_findings_are_reassessed_with_their_asset_but_get_no_transition(
-    db: Database,
-) -> None:
+def test_reassessing_one_asset_changes_only_what_shares_its_rules(db: Database) -> None:
     load_intel(db)
     populate(db)
     with db.transaction() as session:
@@ -348,18 +407,14 @@ def test_closed_findings_are_reassessed_with_their_asset_but_get_no_transition(
     with db.transaction() as session:
         assess_asset(session, 1, policies, T0, "inventory version 2")
         first = stored(session)
+    # Every asset here has its own context, so the rules asset 1 rewrote are its own.
     assert all(first[i] == before[i] for i in before if asset_of[i] != 1)
     assert any(first[i] != before[i] for i in before if asset_of[i] == 1)
     with db.transaction() as session:
         for asset_id in range(2, 6):
             assess_asset(session, asset_id, policies, T0, "inventory version 2")
-        after = stored(session)
-        added = {t[0] for t in transitions(session)}
         assert check_agrees(session, policies) == len(before)  # closed ones too
-    closed_moved = {i for i in before if before[i][0] not in OPEN and before[i][4] != after[i][4]}
-    open_moved = {i for i in before if before[i][0] in OPEN and before[i][4] != after[i][4]}
-    assert closed_moved, "some closed finding's deadline should move with the policy"
-    assert added == open_moved
+        assert transitions(session) == []
 
 
 def test_reassessing_unchanged_findings_changes_nothing(db: Database) -> None:
@@ -372,6 +427,7 @@ def test_reassessing_unchanged_findings_changes_nothing(db: Database) -> None:
         before = stored(session)
         history = transitions(session)
         parts = session.scalar(select(func.count()).select_from(models.Assessment))
+        recorded = len(revisions(session))
     with db.transaction() as session:
         assert assess_open(session, policies, T0 + timedelta(days=1), "again") == 0
         for asset_id in range(1, 6):
@@ -382,9 +438,12 @@ def test_reassessing_unchanged_findings_changes_nothing(db: Database) -> None:
         assert stored(session) == before
         assert transitions(session) == history
         assert session.scalar(select(func.count()).select_from(models.Assessment)) == parts
+        assert len(revisions(session)) == recorded
 
 
-def test_assess_vulnerabilities_touches_only_their_open_findings(db: Database) -> None:
+def test_assess_vulnerabilities_touches_only_their_findings(db: Database) -> None:
+    """The open findings of the vulnerability are decided; a closed one of the same shape and
+    asset reads the same shared rule; no other vulnerability's finding is decided."""
     load_intel(db)
     populate(db)
     policies = mixed_policies()
@@ -398,7 +457,10 @@ def test_assess_vulnerabilities_touches_only_their_open_findings(db: Database) -
     assert chosen
     assert changed == len(chosen)
     for finding_id, row in rows.items():
-        assert (row[1] is not None) == (finding_id in chosen), finding_id
+        if finding_id in chosen:
+            assert row[1] is not None, finding_id
+        elif vulnerability[finding_id] != KEV_LISTED:
+            assert row[1] is None, finding_id
     with db.transaction() as session:
         assert check_agrees(session, policies, chosen) == len(chosen)
 
@@ -417,7 +479,17 @@ def test_assess_findings_touches_only_those_ids(
         chosen = set(everything[::7])
         assert assess_findings(session, chosen, policies, T0, "re-matched") == len(chosen)
         rows = stored(session)
-        assert {i for i, row in rows.items() if row[1] is not None} == chosen
+        pair = {
+            i: (shape, asset)
+            for i, shape, asset in session.execute(
+                select(models.Finding.id, models.Finding.shape_id, models.Finding.asset_id)
+            )
+        }
+        # Decided: the chosen ones, and those sharing a chosen one's shape and asset.
+        reached = {pair[i] for i in chosen}
+        assert {i for i, row in rows.items() if row[1] is not None} == {
+            i for i in everything if pair[i] in reached
+        }
         assert check_agrees(session, policies, chosen) == len(chosen)
         assert assess_findings(session, [], policies, T0, "nothing") == 0
 
@@ -442,12 +514,11 @@ def test_first_seen_as_stored_whatever_its_form(db: Database) -> None:
     policies = policy_set("kev-due-date")
     with db.transaction() as session:
         assess_open(session, policies, T0, "test")
-        row = session.get(models.Finding, target)
-        assert row is not None
-        assert row.decision is not None
-        assert aware(row.deadline) == datetime(2022, 5, 19, 10, 0, tzinfo=UTC)  # 14 days grace
-        assert row.deadline_reason is not None
-        assert "from first seen 2022-05-05T10:00:00+00:00" in row.deadline_reason
+        _, decision, *_ = stored(session)[target]
+        assert decision is not None
+        due, reason, _ = deadline_of(session, target)
+        assert due == datetime(2022, 5, 19, 10, 0, tzinfo=UTC)  # 14 days grace
+        assert "from first seen 2022-05-05T10:00:00+00:00" in reason
         assert check_agrees(session, policies, {target}) == 1
 
 

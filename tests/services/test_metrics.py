@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sakimori.formats.limits import Limits
 from sakimori.model.lifecycle import Move, State
@@ -39,13 +40,66 @@ def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
+def decide_by_hand(
+    session: Session, rows: list[models.Finding], decision: Callable[[int], str]
+) -> None:
+    """Give each finding a decision and a deadline 14 days after it was first seen, written as
+    assessment would: a shape per finding, a context per asset, a rule per (class, context)."""
+    part = models.Assessment(digest="test", part="context", data={}, created_at=T0)
+    revision = models.TriageRevision(
+        at=T0,
+        why="test",
+        policy_set="test",
+        shapes_changed=0,
+        rules_changed=0,
+        findings_changed=0,
+        changes={},
+    )
+    session.add_all([part, revision])
+    session.flush()
+    contexts: dict[int, int] = {}
+    for asset_id in sorted({row.asset_id for row in rows}):
+        context = models.TriageContext(digest=f"asset-{asset_id}", data={})
+        session.add(context)
+        session.flush()
+        asset = session.get(models.Asset, asset_id)
+        assert asset is not None
+        asset.triage_context_id = contexts[asset_id] = context.id
+    for index, row in enumerate(rows):
+        shape = models.TriageShape(
+            digest=f"shape-{index}",
+            vulnerability=row.vulnerability,
+            aliases=[],
+            records=[],
+            fixed=False,
+            vclass=decision(index),
+        )
+        session.add(shape)
+        session.flush()
+        row.shape_id = shape.id
+    for vclass in {decision(index) for index in range(len(rows))}:
+        for context_id in contexts.values():
+            session.add(
+                models.TriageRule(
+                    vclass=vclass,
+                    context_id=context_id,
+                    decision=vclass,
+                    priority="Immediate",
+                    bod="14D",
+                    policy="test",
+                    duration_s=14 * 86400,
+                    context_assessment_id=part.id,
+                    plan=[],
+                    revision_id=revision.id,
+                )
+            )
+
+
 def test_open_overdue_on_time_and_time_to_remediate(db: Database) -> None:
     with db.transaction() as session:
         rows = list(session.scalars(select(models.Finding).order_by(models.Finding.id)))
         per_asset = len(rows) // 2
-        for index, row in enumerate(rows):
-            row.decision = "Act" if index % 2 == 0 else "Track"
-            row.deadline = T0 + timedelta(days=14)
+        decide_by_hand(session, rows, lambda index: "Act" if index % 2 == 0 else "Track")
         bank = [r.id for r in rows[:per_asset]]
     # Two of the bank's findings are fixed: one in 10 days (on time), one in 20 (late).
     service.transition(db, bank[0], Move(State.FIX_APPLIED, "ops"), now=T0 + timedelta(days=9))

@@ -27,6 +27,7 @@ from sakimori.services.tracking import refresh_packages, upload_inventory
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database, open_database
+from sakimori.store.triage_view import finding_triage
 from tests.conftest import require_data
 
 RECORD = "PYSEC-2022-1"  # django 2.2 before 2.2.26, 3.2 before 3.2.11, 4.0 before 4.0.1
@@ -103,16 +104,17 @@ Snapshot = dict[tuple[int, str], tuple[Any, ...]]
 def snapshot(db: Database, *, open_only: bool = False) -> Snapshot:
     """Findings by (asset, key): state, ids, records, fixes, decision, revision, last seen."""
     with db.transaction() as session:
-        rows = session.scalars(select(models.Finding))
+        rows = list(session.scalars(select(models.Finding)))
+        triage = finding_triage(session, [row.id for row in rows])
         return {
             (row.asset_id, row.key): (
                 row.state,
                 tuple(row.aliases),
                 tuple(row.records),
                 tuple(row.fixed_versions),
-                row.decision,
-                row.priority,
-                row.bod,
+                triage[row.id].decision,
+                triage[row.id].priority,
+                triage[row.id].bod,
                 row.revision,
                 row.last_seen_at,
             )

@@ -331,6 +331,7 @@ def _record(
     a later run without them must not close their findings as fixed)."""
     from sakimori.cli.context import actor, open_db
     from sakimori.probe.rules import RULES
+    from sakimori.services.assessment import policy_set
     from sakimori.services.code_findings import record_code_findings
 
     rules = {rule.id for rule in RULES.values() if rule.id != "SECRET" or secrets}
@@ -346,6 +347,7 @@ def _record(
             datetime.now(UTC),
             rules=rules,
             unanalysed={s.path for s in report.skipped},
+            policies=policy_set(config.policy),
         )
     finally:
         db.dispose()

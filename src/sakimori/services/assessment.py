@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from sakimori.errors import ConfigurationError, NotFound, SakimoriError
@@ -43,10 +42,11 @@ from sakimori.services.assessment_evidence import (
 )
 from sakimori.store import intel as store
 from sakimori.store import models
+from sakimori.store.triage_view import triaged
 from sakimori.triage.config import DEFAULT_CONFIG, TriageConfig
 from sakimori.triage.decide import Decision, DecisionTables, decide
 from sakimori.triage.evidence import AssetContext, Evidence
-from sakimori.triage.policy import DeadlineInputs, Policy, PolicySet, deadline
+from sakimori.triage.policy import DeadlineInputs, DeadlineSpec, Policy, PolicySet, render, spec
 from sakimori.triage.policy_files import builtin_policies, load_policy_set
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "assess_vulnerabilities",
     "context_of",
     "cve_from_dict",
+    "deadline_of",
     "decision_tables",
     "explanation",
     "explanation_text",
@@ -138,14 +139,22 @@ def _plan(
     )
 
 
-def _earliest(plan: _Plan, first_seen: datetime) -> tuple[datetime | None, str, str]:
-    """(due, reason, policy) of the earliest deadline of the plan: a deadline beats none, and
-    of equal ones the first sector's wins."""
+#: A stored plan: per sector (in order), the policy's label and its :class:`DeadlineSpec`.
+StoredPlan = Sequence[tuple[str, DeadlineSpec]]
+
+
+def _specs(plan: _Plan) -> list[tuple[str, DeadlineSpec]]:
+    return [(policy.label, spec(policy, inputs)) for policy, inputs in plan]
+
+
+def earliest(plan: StoredPlan, first_seen: datetime) -> tuple[datetime | None, str, str]:
+    """(due, reason, policy) of the earliest deadline of the plan for a finding first seen at
+    ``first_seen``: a deadline beats none, and of equal ones the first sector's wins."""
     best: tuple[datetime | None, str, str] | None = None
-    for policy, inputs in plan:
-        found = deadline(policy, inputs, first_seen)
-        if best is None or (found.due is not None and (best[0] is None or found.due < best[0])):
-            best = (found.due, found.reason, policy.label)
+    for label, found in plan:
+        due, reason = render(found, first_seen)
+        if best is None or (due is not None and (best[0] is None or due < best[0])):
+            best = (due, reason, label)
     assert best is not None
     return best
 
@@ -158,13 +167,18 @@ def _due(
     first_seen: datetime,
 ) -> tuple[datetime | None, str, str]:
     """The earliest deadline among the asset's sectors' policies (or the default policy)."""
-    return _earliest(_plan(policies, decision, context, evidence), first_seen)
+    return earliest(_specs(_plan(policies, decision, context, evidence)), first_seen)
+
+
+def plan_from_json(data: Sequence[Mapping[str, Any]]) -> list[tuple[str, DeadlineSpec]]:
+    """A rule's stored ``plan`` back into (policy label, spec) pairs."""
+    return [(item["policy"], DeadlineSpec.from_dict(item["spec"])) for item in data]
 
 
 @dataclass(frozen=True, slots=True)
 class AssessmentRun:
-    """What one re-assessment did: findings whose outcome or deadline changed, transitions
-    recorded, findings written, the sizes of the groups it computed, and where time went."""
+    """What one re-assessment did: findings whose outcome or deadline changed, shapes and rules
+    written, the sizes of what it computed, the revision it recorded, and where time went."""
 
     changed: int = 0
     transitions: int = 0
@@ -174,6 +188,7 @@ class AssessmentRun:
     contexts: int = 0
     groups: int = 0
     decisions: int = 0
+    revision: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -185,48 +200,85 @@ def run_assessment(
     why: str,
     config: TriageConfig = DEFAULT_CONFIG,
 ) -> AssessmentRun:
-    """Decide and set deadlines for the findings ``where`` selects, set-based.
+    """Decide and set deadlines for the findings ``where`` selects, by reference (ADR 0001).
 
-    Evidence is gathered once per distinct vulnerability *shape* (id, aliases, matched records,
-    whether a fix exists: what the evidence depends on), a decision made once per (class of
-    SSVC values, asset context) and a deadline once per (class, context, first seen); the
-    findings are then written in a few statements (``services.assessment_store``). A finding
-    whose shape cannot be decided keeps what it had (logged). A changed deadline on an open,
-    already-decided finding is recorded in its history with the reason.
+    Evidence is gathered once per vulnerability *shape* (id, aliases, matched records, whether
+    a fix exists) and gives the shape its class of vulnerability decision points; each asset in
+    scope gets its context; a rule is decided once per (class, context) pair in scope: outcomes
+    and deadline terms. No finding is written: readers join shape and rule
+    (``store.triage_view``). A rule is shared by every finding of its pair, in scope or not. A
+    shape that cannot be decided keeps what it had (logged). Anything changed is recorded as one
+    ``triage_revision`` (why, the policy set, each shape and rule before and after).
     """
     session.flush()
+    clock = _Clock()
+    sets.ensure_shapes(session, where)
+    shapes = sets.scope_shapes(session, where)
+    clock.lap("shapes")
+    if not shapes:
+        return AssessmentRun(seconds=clock.laps)
     tables = decision_tables(session)
     if tables is None:
-        unavailable = {"part": "unavailable", "unavailable": _UNAVAILABLE}
-        key = sets.digest(unavailable)
-        sets.mark(session, where, sets.part_ids(session, {key: unavailable}, now)[key])
-        sets.expire_findings(session)
-        return AssessmentRun()
-    clock = _Clock()
-    with sets.temporary(session):
-        found = _classify(session, where, tables, config, now)
-        clock.lap("evidence")
-        if not found.shapes:
-            return AssessmentRun(seconds=clock.laps)
-        contexts = _contexts(session, where)
-        clock.lap("contexts")
-        groups = sets.groups(session, where)
-        clock.lap("groups")
-        decisions = _results(session, groups, found, contexts, tables, config, policies, now)
-        clock.lap("decide")
-        note = f"deadline recomputed ({why or 'triage'}): "
-        changed, transitions, written = sets.apply(session, where, sorted(_CLOSED), now, note)
-        clock.lap("write")
-    sets.expire_findings(session)
+        return _unavailable(session, shapes, now, why, policies, clock)
+    classes = _classify(session, shapes, tables, config, now)
+    clock.lap("evidence")
+    contexts = _contexts(session, where)
+    clock.lap("contexts")
+    counts = sets.pair_counts(session, where)
+    clock.lap("pairs")
+    old_class: dict[int, str | None] = {shape.id: shape.vclass for shape in shapes}
+    new_class = old_class | classes.vclass
+    pairs = {
+        (vclass, context)
+        for shape, context, _ in counts
+        if (vclass := new_class[shape]) is not None and vclass in classes.representatives
+    }
+    before = sets.rules(session, {c for c in (*old_class.values(), *new_class.values()) if c})
+    after = _rules(session, pairs, classes, contexts, tables, config, policies, now)
+    changed_rules = {key: row for key, row in after.items() if before.get(key) != row}
+    clock.lap("decide")
+    changed = 0
+    for shape, context, count in counts:
+        was, will = old_class[shape], new_class[shape]
+        previous = before.get((was, context)) if was else None
+        current = after.get((will, context), before.get((will, context))) if will else None
+        changed += count * (_outcome(previous) != _outcome(current))
+    revision = None
+    if classes.changes or changed_rules:
+        revision = sets.record_revision(
+            session,
+            now,
+            why,
+            f"{policies.name} {policies.version}",
+            (len(classes.changes), len(changed_rules), changed),
+            {
+                "shapes": [
+                    {"shape": i, "vulnerability": v, "from": f, "to": t}
+                    for i, v, f, t in classes.changes
+                ],
+                "rules": [
+                    {
+                        "vclass": vclass,
+                        "context": context,
+                        "from": _jsonable(before.get((vclass, context))),
+                        "to": _jsonable(row),
+                    }
+                    for (vclass, context), row in sorted(changed_rules.items())
+                ],
+            },
+        )
+        sets.update_shapes(session, classes.updates)
+        sets.write_rules(session, changed_rules, revision)
+    clock.lap("write")
     return AssessmentRun(
         changed=changed,
-        transitions=transitions,
-        written=written,
-        shapes=found.shapes,
-        classes=len(found.representatives),
+        written=len(classes.updates) + len(changed_rules),
+        shapes=len(shapes),
+        classes=len(classes.representatives),
         contexts=len(contexts),
-        groups=len(groups),
-        decisions=decisions,
+        groups=len(counts),
+        decisions=len(after),
+        revision=revision,
         seconds=clock.laps,
     )
 
@@ -235,6 +287,54 @@ _UNAVAILABLE = (
     "SSVC decision tables are not loaded: load CERT/CC's decision tables with "
     "`sakimori intel load` or `intel sync`"
 )
+
+
+def _unavailable(
+    session: Session,
+    shapes: Sequence[sets.ShapeRow],
+    now: datetime,
+    why: str,
+    policies: PolicySet,
+    clock: _Clock,
+) -> AssessmentRun:
+    """No tables: every shape in scope points at the reason, and has no class (so no rule)."""
+    unavailable = {"part": "unavailable", "unavailable": _UNAVAILABLE}
+    key = sets.digest(unavailable)
+    part = sets.part_ids(session, {key: unavailable}, now)[key]
+    updates = [(s.id, None, part) for s in shapes if (s.vclass, s.assessment_id) != (None, part)]
+    revision = None
+    if updates:
+        revision = sets.record_revision(
+            session,
+            now,
+            why,
+            f"{policies.name} {policies.version}",
+            (len(updates), 0, 0),
+            {"unavailable": _UNAVAILABLE, "shapes": [i for i, _, _ in updates]},
+        )
+        sets.update_shapes(session, updates)
+    clock.lap("write")
+    return AssessmentRun(written=len(updates), shapes=len(shapes), revision=revision)
+
+
+def _outcome(rule: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    """What a finding sees of a rule: the outcomes and the deadline terms."""
+    if rule is None:
+        return None
+    return tuple(
+        _comparable(rule[k])
+        for k in ("decision", "priority", "bod", "duration_s", "kev_end", "grace_s")
+    )
+
+
+def _comparable(value: Any) -> Any:
+    return _aware(value) if isinstance(value, datetime) else value
+
+
+def _jsonable(rule: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if rule is None:
+        return None
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in rule.items()}
 
 
 class _Clock:
@@ -250,100 +350,120 @@ class _Clock:
 
 @dataclass(frozen=True, slots=True)
 class _Classes:
-    """Shapes decided: how many, and one Evidence per class of (E, A, TI, KEV, KEV due date)."""
+    """Shapes decided: the class of each, the shapes whose stored class or explanation part
+    changed, and one Evidence per class (the same class means the same decisions)."""
 
-    shapes: int
-    representatives: list[Evidence]
+    vclass: dict[int, str]
+    representatives: dict[str, Evidence]
+    updates: list[tuple[int, str | None, int | None]]
+    changes: list[tuple[int, str, str | None, str]]
+
+
+def _class_key(decision: Decision, evidence: Evidence) -> str:
+    """``E|A|TI|KEV|KEV due date``: what the vulnerability gives every decision and deadline."""
+    kev_due = (evidence.kev_due_date or "") if evidence.kev else ""
+    return "|".join(
+        (
+            decision.point("E").value,
+            decision.point("A").value,
+            decision.point("TI").value,
+            "1" if evidence.kev else "0",
+            kev_due,
+        )
+    )
 
 
 def _classify(
     session: Session,
-    where: ColumnElement[bool],
+    shapes: Sequence[sets.ShapeRow],
     tables: DecisionTables,
     config: TriageConfig,
     now: datetime,
 ) -> _Classes:
-    """Evidence and the vulnerability part of the explanation per shape; load the shapes."""
-    raw = sets.shapes(session, where)
-    wanted = [
-        VulnerabilityShape(v, tuple(orjson.loads(a)), tuple(orjson.loads(r)), fixed)
-        for v, a, r, fixed in raw
-    ]
-    evidence = evidence_by_shape(session, wanted)
+    """Evidence, class and the vulnerability part of the explanation of each shape."""
+    wanted = {
+        shape.id: VulnerabilityShape(shape.vulnerability, shape.aliases, shape.records, shape.fixed)
+        for shape in shapes
+    }
+    evidence = evidence_by_shape(session, list(wanted.values()))
     unknown = AssetContext.unknown()
-    classes: dict[tuple[str, str, str, bool, str | None], int] = {}
-    representatives: list[Evidence] = []
+    representatives: dict[str, Evidence] = {}
     parts: dict[str, dict[str, Any]] = {}
-    rows: list[tuple[int, str, str, str, bool, int, str]] = []
-    for index, ((vulnerability, aliases, records, fixed), shape) in enumerate(
-        zip(raw, wanted, strict=True)
-    ):
-        found = evidence[shape]
+    decided: dict[int, tuple[str, str]] = {}
+    for shape in shapes:
+        found = evidence[wanted[shape.id]]
         try:
             decision = decide(found, unknown, tables, config)
         except SakimoriError as exc:
-            log.warning("cannot decide %s: %s", vulnerability, exc.diagnostics())
+            log.warning("cannot decide %s: %s", shape.vulnerability, exc.diagnostics())
             continue
-        key = (
-            decision.point("E").value,
-            decision.point("A").value,
-            decision.point("TI").value,
-            found.kev,
-            found.kev_due_date if found.kev else None,
-        )
-        if key not in classes:
-            classes[key] = len(representatives)
-            representatives.append(found)
+        key = _class_key(decision, found)
+        representatives.setdefault(key, found)
         part = sets.vulnerability_part(decision)
         digest = sets.digest(part)
         parts[digest] = part
-        rows.append((index, vulnerability, aliases, records, fixed, classes[key], digest))
+        decided[shape.id] = (key, digest)
     ids = sets.part_ids(session, parts, now)
-    sets.load(session, sets.SHAPE, [(*row[:-1], ids[row[-1]]) for row in rows])
-    return _Classes(len(rows), representatives)
+    updates: list[tuple[int, str | None, int | None]] = []
+    changes: list[tuple[int, str, str | None, str]] = []
+    for shape in shapes:
+        if shape.id not in decided:
+            continue
+        key, digest = decided[shape.id]
+        if (shape.vclass, shape.assessment_id) != (key, ids[digest]):
+            updates.append((shape.id, key, ids[digest]))
+        if shape.vclass != key:
+            changes.append((shape.id, shape.vulnerability, shape.vclass, key))
+    return _Classes({i: key for i, (key, _) in decided.items()}, representatives, updates, changes)
 
 
-def _contexts(session: Session, where: ColumnElement[bool]) -> list[AssetContext]:
-    """The distinct asset contexts in scope (their index is the id); load each asset's."""
-    contexts: dict[AssetContext, int] = {}
-    rows: list[tuple[int, int]] = []
-    for asset_id, criticality, internet_facing, environment, sectors in sets.asset_contexts(
-        session, where
-    ):
+def _context_data(context: AssetContext) -> dict[str, Any]:
+    return {
+        "criticality": context.criticality,
+        "internet_facing": context.internet_facing,
+        "environment": context.environment,
+        "sectors": list(context.sectors),
+    }
+
+
+def _contexts(session: Session, where: ColumnElement[bool]) -> dict[int, AssetContext]:
+    """The asset contexts in scope, by ``triage_context`` id; each asset points to its own."""
+    assets = sets.scope_assets(session, where)
+    found: dict[str, AssetContext] = {}
+    wanted: list[tuple[int, str, int | None]] = []
+    for asset_id, criticality, internet_facing, environment, sectors, stored in assets:
         context = asset_context(criticality, internet_facing, environment, sectors)
-        rows.append((asset_id, contexts.setdefault(context, len(contexts))))
-    sets.load(session, sets.ASSET, rows)
-    return list(contexts)
+        key = sets.digest(_context_data(context))
+        found.setdefault(key, context)
+        wanted.append((asset_id, key, stored))
+    ids = sets.context_ids(session, {key: _context_data(c) for key, c in found.items()})
+    sets.update_asset_contexts(
+        session, [(asset, ids[key]) for asset, key, stored in wanted if stored != ids[key]]
+    )
+    return {ids[key]: context for key, context in found.items()}
 
 
-def _results(
+def _rules(
     session: Session,
-    groups: Sequence[tuple[int, int, Any]],
-    found: _Classes,
-    contexts: Sequence[AssetContext],
+    pairs: Collection[tuple[str, int]],
+    classes: _Classes,
+    contexts: Mapping[int, AssetContext],
     tables: DecisionTables,
     config: TriageConfig,
     policies: PolicySet,
     now: datetime,
-) -> int:
-    """One result per (class, context, first seen): outcomes, deadline, policy, reason, and
-    the context part of the explanation; loaded for :func:`sets.apply`. Returns how many
-    decisions were made (one per class and context)."""
-    decided: dict[tuple[int, int], tuple[Decision, str]] = {}
-    plans: dict[tuple[object, ...], _Plan] = {}
-    deadlines: dict[tuple[object, ...], tuple[datetime | None, str, str]] = {}
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The rule of each (class, context) pair: outcomes, deadline terms, policy, plan and the
+    context part of the explanation, as :func:`sets.write_rules` stores them."""
     parts: dict[str, dict[str, Any]] = {}
-    rows: list[list[Any]] = []
-    for vclass, context_id, first_seen in groups:
-        evidence, context = found.representatives[vclass], contexts[context_id]
-        pair = decided.get((vclass, context_id))
-        if pair is None:
-            decision = decide(evidence, context, tables, config)
-            part = sets.context_part(decision)
-            digest = sets.digest(part)
-            parts[digest] = part
-            pair = decided[(vclass, context_id)] = (decision, digest)
-        decision, digest = pair
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    plans: dict[tuple[object, ...], list[tuple[str, DeadlineSpec]]] = {}
+    for vclass, context_id in sorted(pairs):
+        evidence, context = classes.representatives[vclass], contexts[context_id]
+        decision = decide(evidence, context, tables, config)
+        part = sets.context_part(decision)
+        digest = sets.digest(part)
+        parts[digest] = part
         # The deadline depends on the outcomes, exposure, sectors and KEV due date only.
         key = (
             decision.bod.key,
@@ -356,29 +476,34 @@ def _results(
         )
         plan = plans.get(key)
         if plan is None:
-            plan = plans[key] = _plan(policies, decision, context, evidence)
-        moment = _first_seen(first_seen)
-        due = deadlines.get((key, moment))
-        if due is None:
-            due = deadlines[(key, moment)] = _earliest(plan, moment)
-        rows.append(
-            [
-                len(rows),
-                vclass,
-                context_id,
-                first_seen,
-                decision.decision.name,
-                decision.priority.name,
-                decision.bod.key,
-                *due,
-                digest,
-            ]
-        )
+            plan = plans[key] = _specs(_plan(policies, decision, context, evidence))
+        terms = plan[0][1].terms()
+        for _, other in plan[1:]:
+            terms = terms.earliest(other.terms())
+        rows[(vclass, context_id)] = {
+            "decision": decision.decision.name,
+            "priority": decision.priority.name,
+            "bod": decision.bod.key,
+            "policy": plan[0][0] if len(plan) == 1 else _policies(plan),
+            "duration_s": _seconds(terms.duration),
+            "kev_end": terms.kev_end,
+            "grace_s": _seconds(terms.grace),
+            "context_assessment_id": digest,
+            "plan": [{"policy": label, "spec": found.to_dict()} for label, found in plan],
+        }
     ids = sets.part_ids(session, parts, now)
-    for row in rows:
-        row[-1] = ids[row[-1]]
-    sets.load(session, sets.RESULT, rows)
-    return len(decided)
+    for row in rows.values():
+        row["context_assessment_id"] = ids[row["context_assessment_id"]]
+    return rows
+
+
+def _policies(plan: Sequence[tuple[str, DeadlineSpec]]) -> str:
+    """The policies of a plan (several sectors), each once, for the rule's ``policy``."""
+    return ", ".join(dict.fromkeys(label for label, _ in plan))[:100]
+
+
+def _seconds(span: timedelta | None) -> int | None:
+    return None if span is None else int(span.total_seconds())
 
 
 def _first_seen(stored: Any) -> datetime:
@@ -434,7 +559,35 @@ def assess_open(session: Session, policies: PolicySet, now: datetime, why: str) 
 def explanation(session: Session, finding_id: int) -> dict[str, Any]:
     """A finding's explanation as stored: ``Decision.to_dict()``; ``{"unavailable": why}`` when
     it could not be decided; ``{}`` when it has not been assessed yet."""
-    return sets.explanation(session, _finding(session, finding_id))
+    return sets.explanation(session, _finding(session, finding_id).id)
+
+
+def deadline_of(session: Session, finding_id: int) -> tuple[datetime | None, str, str | None]:
+    """A finding's deadline, why, and the policy that set it: from its rule's plan and its
+    first-seen time (the database computes the same due time from the rule's terms), or, once
+    closed, the deadline that was in force then."""
+    view = triaged()
+    query = (
+        select(
+            models.Finding.first_seen_at,
+            models.Finding.closed_at,
+            models.Finding.closed_deadline,
+            view.rule.c.plan,
+            view.policy,
+        )
+        .select_from(view.joined)
+        .where(models.Finding.id == finding_id)
+    )
+    found = session.execute(query).first()
+    if found is None:
+        raise NotFound(f"no finding {finding_id}", hint="see `sakimori finding list`")
+    first_seen, closed_at, closed_deadline, plan, policy = found
+    if closed_at is not None:
+        due = _aware(closed_deadline) if closed_deadline else None
+        return due, "the deadline in force when the finding was closed", policy
+    if plan is None:
+        return None, "no policy applied", None
+    return earliest(plan_from_json(plan), _first_seen(first_seen))
 
 
 def _finding(session: Session, finding_id: int) -> models.Finding:
@@ -447,7 +600,7 @@ def _finding(session: Session, finding_id: int) -> models.Finding:
 def explanation_text(session: Session, finding_id: int) -> str:
     """The stored explanation of a finding's decision, as lines a person reads."""
     row = _finding(session, finding_id)
-    data = sets.explanation(session, row)
+    data = sets.explanation(session, row.id)
     if "unavailable" in data:
         return f"finding {row.id}: not triaged: {data['unavailable']}"
     if not data:
@@ -465,8 +618,9 @@ def explanation_text(session: Session, finding_id: int) -> str:
         lines.extend(f"    - {b['source']}: {b['detail']}" for b in point.get("because", []))
     tables = ", ".join(data.get("tables", {}).values())
     lines.append(f"  tables: {tables}; triage configuration {data.get('config_version')}")
-    due = row.deadline.isoformat(timespec="minutes") if row.deadline else "none"
-    lines.append(f"  deadline: {due} — {row.deadline_reason or 'no policy applied'}")
+    deadline, reason, _ = deadline_of(session, row.id)
+    due = deadline.isoformat(timespec="minutes") if deadline else "none"
+    lines.append(f"  deadline: {due} — {reason}")
     return "\n".join(lines)
 
 

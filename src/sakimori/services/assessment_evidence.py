@@ -122,9 +122,16 @@ def evidence_by_shape(
     for shape in wanted:
         parts = [osv[r] for r in shape.records if r in osv]
         parts.extend(e for i in (shape.id, *shape.aliases) if (e := by_cve.get(i)) is not None)
+        # A code finding's shape names its weakness among its aliases (``CWE-n``): evidence.
+        weaknesses = tuple(
+            EvidenceWeakness(cwe, "code analysis")
+            for a in shape.aliases
+            if a.startswith("CWE-") and (cwe := normalise_cwe(a))
+        )
         head = Evidence(
             id=shape.id,
-            aliases=shape.aliases,
+            aliases=tuple(a for a in shape.aliases if not a.startswith("CWE-")),
+            cwes=weaknesses,
             fix_available=shape.fixed,
             open_source=bool(shape.records),
         )

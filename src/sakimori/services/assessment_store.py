@@ -1,54 +1,47 @@
-"""Set-based storage for triage: the ``assessment`` parts, and re-assessment in a few statements.
+"""Set-based storage for triage by reference (ADR 0001): shapes, contexts, rules, revisions.
 
-A re-assessment never walks findings one by one. ``services.assessment`` computes results per
-group in Python and this module moves them in and out of the database in bulk:
+A re-assessment never writes findings. ``services.assessment`` computes, in Python, a class of
+vulnerability decision points per *shape* and the outcomes and deadline terms per (class, asset
+context); this module moves those few thousand rows in and out of the database:
 
-1. :func:`shapes` — the distinct (vulnerability, aliases, records, has a fix) of the findings in
-   scope: what a vulnerability's evidence depends on;
-2. :func:`asset_contexts` — the assets of those findings with what their context depends on;
-3. the caller loads one row per shape (its class of SSVC values and its explanation part) and one
-   per asset (its context) into temporary tables (:func:`load`: ``COPY`` on PostgreSQL,
-   ``executemany`` on SQLite), then reads :func:`groups` — the distinct (class, context, first
-   seen) — and loads one result per group (outcomes, deadline, policy, reason);
-4. :func:`apply` — one ``INSERT … SELECT`` collects the findings whose stored values differ from
-   their group's result, one ``INSERT … SELECT`` records a "deadline recomputed" transition for
-   the open ones whose deadline moved, and one ``UPDATE … FROM`` writes them.
+1. :func:`ensure_shapes` — give every finding in scope a ``triage_shape`` (reconciliation does so
+   when it writes a finding; this catches rows written otherwise);
+2. :func:`scope_shapes`, :func:`scope_assets` — the shapes and assets of the findings in scope;
+3. :func:`update_shapes`, :func:`context_ids`, :func:`update_asset_contexts` — their new class
+   and context;
+4. :func:`pair_counts` — how many findings in scope each (shape, context) has, to count the
+   findings a change reaches; :func:`rules` and :func:`write_rules` — the rules of the pairs;
+5. :func:`record_revision` — one ``triage_revision`` row per re-assessment that changed something.
 
 Explanations are stored once per distinct part (:func:`part_ids`, content-addressed by
-:func:`digest`): a finding points to its vulnerability part and its context part, and
-:func:`explanation` joins the two back into ``Decision.to_dict()``. Both SQLite (3.33 or later,
-for ``UPDATE … FROM``) and PostgreSQL run the same statements.
+:func:`digest`): a shape points to its vulnerability part and a rule to its context part, and
+:func:`explanation` joins the two back into ``Decision.to_dict()``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import (
-    Boolean,
     Column,
     ColumnElement,
-    DateTime,
-    FromClause,
-    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
     and_,
+    bindparam,
     cast,
     func,
-    literal,
-    or_,
     select,
     text,
-    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -57,78 +50,33 @@ from sqlalchemy.orm import Session
 
 from sakimori.store import models
 from sakimori.store.intel import chunks
+from sakimori.store.triage_view import shape_digest
 from sakimori.triage.decide import Decision
 
 FINDING: Table = models.Finding.__table__  # type: ignore[assignment]
 ASSESSMENT: Table = models.Assessment.__table__  # type: ignore[assignment]
-TRANSITION: Table = models.FindingTransition.__table__  # type: ignore[assignment]
+SHAPE: Table = models.TriageShape.__table__  # type: ignore[assignment]
+CONTEXT: Table = models.TriageContext.__table__  # type: ignore[assignment]
+RULE: Table = models.TriageRule.__table__  # type: ignore[assignment]
+REVISION: Table = models.TriageRevision.__table__  # type: ignore[assignment]
+ASSET: Table = models.Asset.__table__  # type: ignore[assignment]
 
 #: The decision points that come from the vulnerability; the others come from the asset.
 VULNERABILITY_POINTS = frozenset({"E", "A", "TI", "KEV"})
-#: The finding columns a re-assessment writes (expired on loaded objects afterwards).
-TRIAGE_COLUMNS = (
+#: The columns of a rule other than its key, in the order :func:`write_rules` takes them.
+RULE_COLUMNS = (
     "decision",
     "priority",
     "bod",
-    "deadline",
     "policy",
-    "deadline_reason",
-    "assessment_id",
+    "duration_s",
+    "kev_end",
+    "grace_s",
     "context_assessment_id",
+    "plan",
 )
 
 _TEMP = MetaData()
-#: ``first_seen_at`` exactly as stored: a timestamp on PostgreSQL, the stored text on SQLite
-#: (so that the join back to ``finding`` compares equal values, whatever their formatting).
-_FIRST_SEEN = DateTime(timezone=True).with_variant(Text(), "sqlite")
-SHAPE = Table(
-    "sakimori_assess_shape",
-    _TEMP,
-    Column("id", Integer, primary_key=True),
-    Column("vulnerability", String(200), nullable=False),
-    Column("aliases", Text, nullable=False),
-    Column("records", Text, nullable=False),
-    Column("fixed", Boolean, nullable=False),
-    Column("vclass", Integer, nullable=False),
-    Column("assessment_id", Integer, nullable=False),
-    Index("sakimori_assess_shape_key", "vulnerability", "aliases", "records", "fixed"),
-    prefixes=["TEMPORARY"],
-)
-ASSET = Table(
-    "sakimori_assess_asset",
-    _TEMP,
-    Column("asset_id", Integer, primary_key=True),
-    Column("context", Integer, nullable=False),
-    prefixes=["TEMPORARY"],
-)
-RESULT = Table(
-    "sakimori_assess_result",
-    _TEMP,
-    Column("id", Integer, primary_key=True),
-    Column("vclass", Integer, nullable=False),
-    Column("context", Integer, nullable=False),
-    Column("first_seen", _FIRST_SEEN, nullable=False),
-    Column("decision", String(20), nullable=False),
-    Column("priority", String(20), nullable=False),
-    Column("bod", String(10), nullable=False),
-    Column("deadline", DateTime(timezone=True)),
-    Column("reason", Text, nullable=False),
-    Column("policy", String(100), nullable=False),
-    Column("context_assessment_id", Integer, nullable=False),
-    Index("sakimori_assess_result_key", "vclass", "context", "first_seen"),
-    prefixes=["TEMPORARY"],
-)
-DELTA = Table(
-    "sakimori_assess_delta",
-    _TEMP,
-    Column("finding_id", Integer, primary_key=True),
-    Column("result_id", Integer, nullable=False),
-    Column("assessment_id", Integer, nullable=False),
-    Column("state", String(20), nullable=False),
-    Column("changed", Boolean, nullable=False),
-    Column("transition", Boolean, nullable=False),
-    prefixes=["TEMPORARY"],
-)
 _SCOPE_IDS = Table(
     "sakimori_assess_scope_id",
     _TEMP,
@@ -141,9 +89,10 @@ _SCOPE_NAMES = Table(
     Column("value", String(200), primary_key=True),
     prefixes=["TEMPORARY"],
 )
-_WORK_TABLES = (SHAPE, ASSET, RESULT, DELTA)
 #: Up to this many ids go into an ``IN`` list; more are loaded into a temporary table.
 _IN_LIMIT = 500
+
+Content = tuple[str, tuple[str, ...], tuple[str, ...], bool]
 
 
 # -- scopes: which findings a re-assessment covers -----------------------------------------------
@@ -165,27 +114,13 @@ def among(session: Session, column: str, values: Sequence[Any]) -> Iterator[Colu
         yield target.in_(list(values))
         return
     table = _SCOPE_IDS if isinstance(values[0], int) else _SCOPE_NAMES
-    with temporary(session, (table,)):
-        load(session, table, [(value,) for value in values])
-        yield target.in_(select(table.c.value))
-
-
-# -- temporary tables -----------------------------------------------------------------------------
-
-
-@contextmanager
-def temporary(session: Session, tables: Sequence[Table] = _WORK_TABLES) -> Iterator[None]:
-    """Create the work tables for the duration (dropping leftovers of a failed run first)."""
     connection = session.connection()
     schema = "pg_temp" if connection.dialect.name == "postgresql" else "temp"
-    for table in tables:
-        connection.execute(text(f"DROP TABLE IF EXISTS {schema}.{table.name}"))
-        table.create(connection)
-    yield
-    # On an error the transaction is rolled back (PostgreSQL drops the tables with it; on
-    # SQLite the next run drops them first), so only a successful run cleans up here.
-    for table in reversed(tables):
-        connection.execute(text(f"DROP TABLE {schema}.{table.name}"))
+    connection.execute(text(f"DROP TABLE IF EXISTS {schema}.{table.name}"))
+    table.create(connection)
+    load(session, table, [(value,) for value in values])
+    yield target.in_(select(table.c.value))
+    connection.execute(text(f"DROP TABLE {schema}.{table.name}"))
 
 
 def load(session: Session, table: Table, rows: Sequence[Sequence[Any]]) -> None:
@@ -207,73 +142,137 @@ def load(session: Session, table: Table, rows: Sequence[Sequence[Any]]) -> None:
             connection.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in part])
 
 
-#: PostgreSQL planner settings for the statements that scan every finding in scope. The join
-#: to the work tables on vulnerability, aliases and records defeats the row estimates (a guess
-#: of one row), which alone would pick nested loops probing the work tables once per finding;
-#: hash joins with the work tables in memory are what a bulk pass wants.
-_BULK_SETTINGS = {"enable_nestloop": "off", "work_mem": "64MB"}
+def _insert(session: Session) -> Any:
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    return postgresql_insert if postgresql else sqlite_insert
 
 
-@contextmanager
-def bulk(session: Session) -> Iterator[None]:
-    """Planner settings for one bulk statement (PostgreSQL), restored afterwards."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        yield
-        return
-    before = {
-        name: connection.scalar(text("SELECT current_setting(:name)"), {"name": name})
-        for name in _BULK_SETTINGS
-    }
-    for name, value in _BULK_SETTINGS.items():
-        connection.execute(
-            text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
-        )
-    yield
-    for name, value in before.items():
-        connection.execute(
-            text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
-        )
+# -- shapes ---------------------------------------------------------------------------------------
 
 
-# -- reading what the findings in scope depend on -------------------------------------------------
+def shape_ids(session: Session, contents: Iterable[Content]) -> dict[Content, int]:
+    """The ``triage_shape`` id of each content (vulnerability, aliases, records, has a fix),
+    creating the shapes not stored yet."""
+    by_digest = {shape_digest(*content): content for content in contents}
+    found: dict[Content, int] = {}
+
+    def read(digests: Sequence[str]) -> None:
+        for part in chunks(digests, 900):
+            query = select(SHAPE.c.digest, SHAPE.c.id).where(SHAPE.c.digest.in_(part))
+            found.update((by_digest[key], value) for key, value in session.execute(query))
+
+    read(sorted(by_digest))
+    missing = [key for key in sorted(by_digest) if by_digest[key] not in found]
+    if not missing:
+        return found
+    # A concurrent transaction may create the same shape: it is the same row, keep theirs.
+    statement = _insert(session)(SHAPE).on_conflict_do_nothing(index_elements=["digest"])
+    rows = [
+        {
+            "digest": key,
+            "vulnerability": by_digest[key][0],
+            "aliases": list(by_digest[key][1]),
+            "records": list(by_digest[key][2]),
+            "fixed": by_digest[key][3],
+        }
+        for key in missing
+    ]
+    for batch in chunks(rows, 1000):
+        session.execute(statement, list(batch))
+    read(missing)
+    return found
 
 
-def _has_fix() -> ColumnElement[bool]:
-    # JSON lists are written by one serializer (orjson), so an empty list is exactly "[]".
-    return cast(FINDING.c.fixed_versions, Text) != "[]"
-
-
-def _shape_join() -> FromClause:
-    match = and_(
-        SHAPE.c.vulnerability == FINDING.c.vulnerability,
-        SHAPE.c.aliases == cast(FINDING.c.aliases, Text),
-        SHAPE.c.records == cast(FINDING.c.records, Text),
-        SHAPE.c.fixed == _has_fix(),
-    )
-    return FINDING.join(SHAPE, match).join(ASSET, ASSET.c.asset_id == FINDING.c.asset_id)
-
-
-def shapes(session: Session, where: ColumnElement[bool]) -> list[tuple[str, str, str, bool]]:
-    """Distinct (vulnerability, aliases JSON, records JSON, has a fixed version) in scope."""
+def ensure_shapes(session: Session, where: ColumnElement[bool]) -> int:
+    """Point the findings in scope that have no shape yet at theirs; returns how many."""
     query = (
         select(
             FINDING.c.vulnerability,
             cast(FINDING.c.aliases, Text),
             cast(FINDING.c.records, Text),
-            _has_fix(),
+            cast(FINDING.c.fixed_versions, Text) != "[]",
         )
-        .where(where)
+        .where(where, FINDING.c.shape_id.is_(None))
         .distinct()
     )
-    with bulk(session):
-        return [(v, a, r, bool(f)) for v, a, r, f in session.execute(query)]
+    found = session.execute(query).all()
+    if not found:
+        return 0
+    ids = shape_ids(
+        session,
+        [
+            (vulnerability, tuple(orjson.loads(a)), tuple(orjson.loads(r)), bool(fixed))
+            for vulnerability, a, r, fixed in found
+        ],
+    )
+    written = 0
+    for (vulnerability, aliases, records, fixed), shape in ids.items():
+        result = session.execute(
+            update(FINDING)
+            .where(
+                where,
+                FINDING.c.shape_id.is_(None),
+                FINDING.c.vulnerability == vulnerability,
+                cast(FINDING.c.aliases, Text) == orjson.dumps(list(aliases)).decode(),
+                cast(FINDING.c.records, Text) == orjson.dumps(list(records)).decode(),
+                (cast(FINDING.c.fixed_versions, Text) != "[]") == fixed,
+            )
+            .values(shape_id=shape)
+        )
+        written += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return written
 
 
-def asset_contexts(
+@dataclass(frozen=True, slots=True)
+class ShapeRow:
+    id: int
+    vulnerability: str
+    aliases: tuple[str, ...]
+    records: tuple[str, ...]
+    fixed: bool
+    vclass: str | None
+    assessment_id: int | None
+
+
+def scope_shapes(session: Session, where: ColumnElement[bool]) -> list[ShapeRow]:
+    """The shapes of the findings in scope."""
+    held = select(FINDING.c.shape_id).where(where).distinct()
+    query = select(
+        SHAPE.c.id,
+        SHAPE.c.vulnerability,
+        SHAPE.c.aliases,
+        SHAPE.c.records,
+        SHAPE.c.fixed,
+        SHAPE.c.vclass,
+        SHAPE.c.assessment_id,
+    ).where(SHAPE.c.id.in_(held))
+    return [
+        ShapeRow(i, v, tuple(a), tuple(r), bool(f), c, p)
+        for i, v, a, r, f, c, p in session.execute(query)
+    ]
+
+
+def update_shapes(session: Session, changes: Sequence[tuple[int, str | None, int | None]]) -> None:
+    """Write (shape id, class, vulnerability part id) of the shapes whose values changed."""
+    if not changes:
+        return
+    statement = (
+        update(SHAPE)
+        .where(SHAPE.c.id == bindparam("shape"))
+        .values(vclass=bindparam("new_class"), assessment_id=bindparam("part"))
+    )
+    rows = [{"shape": i, "new_class": c, "part": p} for i, c, p in changes]
+    session.execute(statement, rows, execution_options={"synchronize_session": False})
+
+
+# -- asset contexts -------------------------------------------------------------------------------
+
+
+def scope_assets(
     session: Session, where: ColumnElement[bool]
-) -> list[tuple[int, str, bool | None, str | None, list[str]]]:
-    """(asset id, criticality, internet-facing, environment, sectors) of the assets in scope."""
+) -> list[tuple[int, str, bool | None, str | None, list[str], int | None]]:
+    """(asset id, criticality, internet-facing, environment, sectors, context id) of the assets
+    of the findings in scope."""
     asset, organisation = models.Asset, models.Organisation
     held = select(FINDING.c.asset_id).where(where).distinct()
     query = (
@@ -283,6 +282,7 @@ def asset_contexts(
             asset.internet_facing,
             asset.environment,
             organisation.sectors,
+            asset.triage_context_id,
         )
         .join(organisation, organisation.id == asset.organisation_id)
         .where(asset.id.in_(held))
@@ -290,138 +290,100 @@ def asset_contexts(
     return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
 
 
-def groups(session: Session, where: ColumnElement[bool]) -> list[tuple[int, int, Any]]:
-    """Distinct (class, context, first seen as stored) of the findings in scope."""
-    first_seen = type_coerce(FINDING.c.first_seen_at, _FIRST_SEEN)
+def context_ids(session: Session, contexts: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """The ``triage_context`` id of each context (by digest), storing the new ones."""
+    return _ids_by_digest(
+        session,
+        CONTEXT,
+        contexts,
+        lambda key, data: {"digest": key, "data": dict(data)},
+    )
+
+
+def update_asset_contexts(session: Session, changes: Sequence[tuple[int, int]]) -> None:
+    """Write (asset id, context id) of the assets whose context changed."""
+    if not changes:
+        return
+    statement = (
+        update(ASSET)
+        .where(ASSET.c.id == bindparam("asset"))
+        .values(triage_context_id=bindparam("context"))
+    )
+    rows = [{"asset": a, "context": c} for a, c in changes]
+    session.execute(statement, rows, execution_options={"synchronize_session": False})
+
+
+# -- rules ----------------------------------------------------------------------------------------
+
+
+def pair_counts(session: Session, where: ColumnElement[bool]) -> list[tuple[int, int, int]]:
+    """(shape id, context id, findings) of the findings in scope, by pair."""
     query = (
-        select(SHAPE.c.vclass, ASSET.c.context, first_seen)
-        .select_from(_shape_join())
-        .where(where)
-        .distinct()
+        select(FINDING.c.shape_id, ASSET.c.triage_context_id, func.count())
+        .select_from(FINDING.join(ASSET, ASSET.c.id == FINDING.c.asset_id))
+        .where(where, FINDING.c.shape_id.is_not(None), ASSET.c.triage_context_id.is_not(None))
+        .group_by(FINDING.c.shape_id, ASSET.c.triage_context_id)
     )
-    with bulk(session):
-        return [(vclass, context, first) for vclass, context, first in session.execute(query)]
+    return [(shape, context, count) for shape, context, count in session.execute(query)]
 
 
-# -- writing --------------------------------------------------------------------------------------
+def rules(session: Session, vclasses: Collection[str]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The stored rules of these classes, by (class, context id): their :data:`RULE_COLUMNS`."""
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    columns = [RULE.c[name] for name in RULE_COLUMNS]
+    for part in chunks(sorted(vclasses), 500):
+        query = select(RULE.c.vclass, RULE.c.context_id, *columns).where(RULE.c.vclass.in_(part))
+        for vclass, context, *values in session.execute(query):
+            row = dict(zip(RULE_COLUMNS, values, strict=True))
+            if row["kev_end"] is not None and row["kev_end"].tzinfo is None:
+                row["kev_end"] = row["kev_end"].replace(tzinfo=UTC)  # SQLite: stored as UTC
+            found[(vclass, context)] = row
+    return found
 
 
-def apply(
+def write_rules(
+    session: Session, rows: Mapping[tuple[str, int], Mapping[str, Any]], revision: int
+) -> None:
+    """Insert or replace these rules, as written by ``revision``."""
+    if not rows:
+        return
+    values = [
+        {"vclass": vclass, "context_id": context, "revision_id": revision, **dict(row)}
+        for (vclass, context), row in sorted(rows.items())
+    ]
+    insert = _insert(session)
+    base = insert(RULE)
+    replace = {name: base.excluded[name] for name in (*RULE_COLUMNS, "revision_id")}
+    statement = base.on_conflict_do_update(index_elements=["vclass", "context_id"], set_=replace)
+    for batch in chunks(values, 1000):
+        session.execute(statement, list(batch))
+
+
+def record_revision(
     session: Session,
-    where: ColumnElement[bool],
-    closed: Sequence[str],
     now: datetime,
-    note: str,
-) -> tuple[int, int, int]:
-    """Write each group's result to the findings in scope whose stored values differ.
-
-    Returns (findings whose decision, priority, BOD outcome or deadline changed; transitions
-    recorded; findings written). An open, already-decided finding whose deadline moved gets a
-    transition ``note + reason``, as a person's edit would.
-    """
-    f, r = FINDING.c, RESULT.c
-    outcome_changed = or_(
-        f.decision.is_distinct_from(r.decision),
-        f.priority.is_distinct_from(r.priority),
-        f.bod.is_distinct_from(r.bod),
-        f.deadline.is_distinct_from(r.deadline),
-    )
-    anything_changed = or_(
-        outcome_changed,
-        f.policy.is_distinct_from(r.policy),
-        f.deadline_reason.is_distinct_from(r.reason),
-        f.assessment_id.is_distinct_from(SHAPE.c.assessment_id),
-        f.context_assessment_id.is_distinct_from(r.context_assessment_id),
-    )
-    moved = and_(
-        f.decision.is_not(None),
-        f.state.not_in(list(closed)),
-        f.deadline.is_distinct_from(r.deadline),
-    )
-    source = (
-        select(f.id, r.id, SHAPE.c.assessment_id, f.state, outcome_changed, moved)
-        .select_from(
-            _shape_join().join(
-                RESULT,
-                and_(
-                    r.vclass == SHAPE.c.vclass,
-                    r.context == ASSET.c.context,
-                    r.first_seen == FINDING.c.first_seen_at,
-                ),
-            )
-        )
-        .where(where, anything_changed)
-    )
-    d = DELTA.c
-    with bulk(session):
+    why: str,
+    policy_set: str,
+    counts: tuple[int, int, int],
+    changes: Mapping[str, Any],
+) -> int:
+    """One ``triage_revision`` row; returns its id."""
+    shapes, rules_changed, findings = counts
+    statement = REVISION.insert().returning(REVISION.c.id)
+    return int(
         session.execute(
-            DELTA.insert().from_select(
-                ["finding_id", "result_id", "assessment_id", "state", "changed", "transition"],
-                source,
-            )
-        )
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"ANALYZE {DELTA.name}"))
-    written = session.scalar(select(func.count()).select_from(DELTA)) or 0
-    if not written:
-        return 0, 0, 0
-    changed = session.scalar(select(func.count()).select_from(DELTA).where(d.changed)) or 0
-    transitions = session.scalar(select(func.count()).select_from(DELTA).where(d.transition)) or 0
-    if transitions:
-        history = (
-            select(
-                d.finding_id,
-                literal(now, DateTime(timezone=True)),
-                literal("sakimori", String()),
-                d.state,
-                d.state,
-                literal(note, Text()) + r.reason,
-            )
-            .select_from(DELTA.join(RESULT, r.id == d.result_id))
-            .where(d.transition)
-            .order_by(d.finding_id)
-        )
-        columns = ["finding_id", "at", "actor", "from_state", "to_state", "note"]
-        session.execute(TRANSITION.insert().from_select(columns, history))
-    with bulk(session):
-        session.execute(
-            update(FINDING)
-            .where(FINDING.c.id == d.finding_id, r.id == d.result_id)
-            .values(
-                decision=r.decision,
-                priority=r.priority,
-                bod=r.bod,
-                deadline=r.deadline,
-                policy=r.policy,
-                deadline_reason=r.reason,
-                assessment_id=d.assessment_id,
-                context_assessment_id=r.context_assessment_id,
-            )
-        )
-    return changed, transitions, written
-
-
-def mark(session: Session, where: ColumnElement[bool], assessment_id: int) -> int:
-    """Point the findings in scope at one part (the reason they cannot be decided)."""
-    result = session.execute(
-        update(FINDING)
-        .where(
-            where,
-            or_(
-                FINDING.c.assessment_id.is_distinct_from(assessment_id),
-                FINDING.c.context_assessment_id.is_not(None),
-            ),
-        )
-        .values(assessment_id=assessment_id, context_assessment_id=None)
+            statement,
+            {
+                "at": now,
+                "why": why,
+                "policy_set": policy_set,
+                "shapes_changed": shapes,
+                "rules_changed": rules_changed,
+                "findings_changed": findings,
+                "changes": dict(changes),
+            },
+        ).scalar_one()
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def expire_findings(session: Session) -> None:
-    """Forget the triage values of loaded findings: the statements above changed them."""
-    for item in list(session.identity_map.values()):
-        if isinstance(item, models.Finding):
-            session.expire(item, list(TRIAGE_COLUMNS))
 
 
 # -- explanation parts ----------------------------------------------------------------------------
@@ -477,44 +439,72 @@ def part_ids(
     session: Session, parts: Mapping[str, Mapping[str, Any]], now: datetime
 ) -> dict[str, int]:
     """The id of each part (by digest), storing the ones not stored yet."""
+    return _ids_by_digest(
+        session,
+        ASSESSMENT,
+        parts,
+        lambda key, data: {
+            "digest": key,
+            "part": data["part"],
+            "data": dict(data),
+            "created_at": now,
+        },
+    )
+
+
+def _ids_by_digest(
+    session: Session,
+    table: Table,
+    items: Mapping[str, Mapping[str, Any]],
+    row: Any,
+) -> dict[str, int]:
+    """The id of each content-addressed row (by digest), inserting the missing ones."""
     found: dict[str, int] = {}
-    digests = sorted(parts)
+    digests = sorted(items)
     for chunk in chunks(digests, 900):
-        query = select(ASSESSMENT.c.digest, ASSESSMENT.c.id).where(ASSESSMENT.c.digest.in_(chunk))
+        query = select(table.c.digest, table.c.id).where(table.c.digest.in_(chunk))
         found.update((key, value) for key, value in session.execute(query))
     missing = [key for key in digests if key not in found]
     if not missing:
         return found
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    insert = postgresql_insert if postgresql else sqlite_insert
-    # A concurrent transaction may store the same part: it is the same row, keep theirs.
-    statement = insert(ASSESSMENT).on_conflict_do_nothing(index_elements=["digest"])
-    rows = [
-        {"digest": key, "part": parts[key]["part"], "data": dict(parts[key]), "created_at": now}
-        for key in missing
-    ]
-    for batch in chunks(rows, 1000):
+    # A concurrent transaction may store the same row: it is the same content, keep theirs.
+    statement = _insert(session)(table).on_conflict_do_nothing(index_elements=["digest"])
+    for batch in chunks([row(key, items[key]) for key in missing], 1000):
         session.execute(statement, list(batch))
     for chunk in chunks(missing, 900):
-        query = select(ASSESSMENT.c.digest, ASSESSMENT.c.id).where(ASSESSMENT.c.digest.in_(chunk))
+        query = select(table.c.digest, table.c.id).where(table.c.digest.in_(chunk))
         found.update((key, value) for key, value in session.execute(query))
     return found
 
 
-def explanation(session: Session, row: models.Finding) -> dict[str, Any]:
+def explanation(session: Session, finding_id: int) -> dict[str, Any]:
     """A finding's stored explanation: ``Decision.to_dict()``, ``{"unavailable": why}`` when it
     could not be decided, or ``{}`` when it has not been assessed."""
-    ids = [i for i in (row.assessment_id, row.context_assessment_id) if i is not None]
-    if not ids:
+    query = (
+        select(SHAPE.c.assessment_id, RULE.c.context_assessment_id)
+        .select_from(
+            FINDING.join(ASSET, ASSET.c.id == FINDING.c.asset_id)
+            .join(SHAPE, SHAPE.c.id == FINDING.c.shape_id)
+            .outerjoin(
+                RULE,
+                and_(
+                    RULE.c.vclass == SHAPE.c.vclass, RULE.c.context_id == ASSET.c.triage_context_id
+                ),
+            )
+        )
+        .where(FINDING.c.id == finding_id)
+    )
+    found = session.execute(query).first()
+    if found is None or found[0] is None:
         return {}
-    query = select(ASSESSMENT.c.id, ASSESSMENT.c.data).where(ASSESSMENT.c.id.in_(ids))
-    data: dict[int, dict[str, Any]] = {}
-    for key, value in session.execute(query):
-        data[key] = value
-    first = data.get(row.assessment_id) if row.assessment_id is not None else None
+    vulnerability_id, context_id = found
+    ids = [i for i in (vulnerability_id, context_id) if i is not None]
+    query_parts = select(ASSESSMENT.c.id, ASSESSMENT.c.data).where(ASSESSMENT.c.id.in_(ids))
+    data: dict[int, dict[str, Any]] = dict(session.execute(query_parts).all())
+    first = data.get(vulnerability_id)
     if first is not None and first.get("part") == "unavailable":
         return {"unavailable": first["unavailable"]}
-    second = data.get(row.context_assessment_id) if row.context_assessment_id else None
+    second = data.get(context_id) if context_id is not None else None
     if first is None or second is None:
         return {}
     return joined(first, second)

@@ -13,8 +13,11 @@ code findings with one probe run, in one transaction, with the asset row locked 
   state it was in, unless the run could not judge it: its rule was not run (``rules``) or its
   file was not analysed (``unanalysed``). Then it is left as it was.
 
-Package findings of the asset are never touched. Triage (SSVC decisions and deadlines) of code
-findings is a later step: their decision columns stay empty.
+Package findings of the asset are never touched. Code findings are triaged like package ones,
+in the same transaction: the weakness is their evidence (``aliases`` holds ``CWE-n``, which
+``services.assessment_evidence`` reads as the weakness, not as an id), so Automatable and
+Technical Impact follow the CWE and the asset's context; with no public exploit of the
+organisation's own code, Exploitation is ``none``. A deadline follows from the policy.
 """
 
 from __future__ import annotations
@@ -23,14 +26,17 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from sakimori.model.lifecycle import State
 from sakimori.probe.findings import CodeFinding
+from sakimori.services.assessment import policy_set, run_assessment
 from sakimori.services.organisations import asset as find_asset
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.store.triage_view import finding_triage
+from sakimori.triage.policy import PolicySet
 
 _ACTOR_NOTE = "sakimori probe"
 
@@ -56,6 +62,7 @@ def record_code_findings(
     *,
     rules: Collection[str] | None = None,
     unanalysed: Collection[str] = (),
+    policies: PolicySet | None = None,
 ) -> CodeSyncCounts:
     """Reconcile the code findings of ``asset_ref`` with the findings of one probe run.
 
@@ -91,7 +98,7 @@ def record_code_findings(
                     key=key,
                     kind="code",
                     vulnerability=finding.rule_id,
-                    aliases=[],
+                    aliases=[f"CWE-{finding.cwe}"],
                     records=[],
                     fixed_versions=[],
                     package=finding.path,
@@ -116,6 +123,7 @@ def record_code_findings(
                 row.state = State.OPEN.value
                 row.state_changed_at = now
                 row.closed_at = None
+                row.closed_deadline = None
                 row.resolution = None
                 row.revision += 1
                 counts.reopened += 1
@@ -128,6 +136,7 @@ def record_code_findings(
                 continue
             _transition(session, row, now, actor, State(row.state), State.FIXED,
                         f"verified by {_ACTOR_NOTE} run: no longer reported")  # fmt: skip
+            row.closed_deadline = finding_triage(session, [row.id])[row.id].deadline
             row.state = State.FIXED.value
             row.state_changed_at = now
             row.closed_at = now
@@ -136,6 +145,9 @@ def record_code_findings(
             row.risk_accepted_until = row.risk_accepted_by = None
             row.revision += 1
             counts.closed += 1
+        session.flush()
+        code = and_(models.Finding.asset_id == target.id, models.Finding.kind == "code")
+        run_assessment(session, code, policies or policy_set(None), now, f"{_ACTOR_NOTE} run")
     return counts
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from sakimori.services.organisations import asset as find_asset
 from sakimori.services.organisations import organisation
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.store.triage_view import triaged
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,7 @@ class Filters:
     offset: int = 0
 
 
-def _view(row: models.Finding, asset_ref: str) -> FindingView:
+def _view(row: models.Finding, asset_ref: str, triage: Triage) -> FindingView:
     return FindingView(
         id=row.id,
         asset=asset_ref,
@@ -77,19 +79,31 @@ def _view(row: models.Finding, asset_ref: str) -> FindingView:
         state=row.state,
         first_seen=row.first_seen_at,
         last_seen=row.last_seen_at,
-        decision=row.decision,
-        priority=row.priority,
-        deadline=row.deadline,
+        decision=triage[0],
+        priority=triage[1],
+        deadline=triage[2],
         resolution=row.resolution,
         justification=row.justification,
         risk_accepted_until=row.risk_accepted_until,
     )
 
 
-def _query(session: Session, filters: Filters) -> Select[models.Finding, str, str]:
+#: (decision, priority, deadline) of a finding, read through ``store.triage_view``.
+Triage = tuple[str | None, str | None, datetime | None]
+
+
+def _query(session: Session, filters: Filters) -> Select[Any]:
+    view = triaged()
     query = (
-        select(models.Finding, models.Organisation.slug, models.Asset.slug)
-        .join(models.Asset, models.Asset.id == models.Finding.asset_id)
+        select(
+            models.Finding,
+            models.Organisation.slug,
+            models.Asset.slug,
+            view.decision,
+            view.priority,
+            view.deadline,
+        )
+        .select_from(view.joined)
         .join(models.Organisation, models.Organisation.id == models.Asset.organisation_id)
     )
     if filters.asset:
@@ -109,9 +123,26 @@ def _query(session: Session, filters: Filters) -> Select[models.Finding, str, st
 def list_findings(db: Database, filters: Filters) -> list[FindingView]:
     with db.transaction() as session:
         return [
-            _view(row, f"{org}/{asset}")
-            for row, org, asset in session.execute(_query(session, filters))
+            _view(row, f"{org}/{asset}", (decision, priority, _aware(due)))
+            for row, org, asset, decision, priority, due in session.execute(
+                _query(session, filters)
+            )
         ]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A deadline as read: SQLite returns naive datetimes; Sakimori stores UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _triage(session: Session, finding_id: int) -> Triage:
+    view = triaged()
+    found = session.execute(
+        select(view.decision, view.priority, view.deadline)
+        .select_from(view.joined)
+        .where(models.Finding.id == finding_id)
+    ).one()
+    return found[0], found[1], _aware(found[2])
 
 
 def _row(session: Session, finding_id: int, *, lock: bool = False) -> models.Finding:
@@ -139,14 +170,20 @@ def show(db: Database, finding_id: int) -> tuple[FindingView, list[TransitionVie
             .where(models.FindingTransition.finding_id == finding_id)
             .order_by(models.FindingTransition.id)
         )
-        return _view(row, _asset_ref(session, row.asset_id)), [
+        return _view(row, _asset_ref(session, row.asset_id), _triage(session, row.id)), [
             TransitionView(t.at, t.actor, t.from_state, t.to_state, t.note) for t in history
         ]
 
 
 def apply_move(session: Session, row: models.Finding, move: Move, now: datetime) -> None:
-    """Check ``move`` against the state of ``row`` (locked by the caller) and record it."""
+    """Check ``move`` against the state of ``row`` (locked by the caller) and record it.
+
+    Closing records the deadline in force (``closed_deadline``); reopening clears it."""
     check(State(row.state), move, now.date())
+    if move.to in CLOSED and row.closed_at is None:
+        row.closed_deadline = _triage(session, row.id)[2]
+    elif move.to not in CLOSED:
+        row.closed_deadline = None
     session.add(
         models.FindingTransition(
             finding_id=row.id,
@@ -176,7 +213,8 @@ def transition(
     with db.transaction() as session:
         row = _row(session, finding_id, lock=True)
         apply_move(session, row, move, now)
-        return _view(row, _asset_ref(session, row.asset_id))
+        session.flush()
+        return _view(row, _asset_ref(session, row.asset_id), _triage(session, row.id))
 
 
 def reopen_expired(db: Database, now: datetime | None = None) -> int:
@@ -204,6 +242,7 @@ def reopen_expired(db: Database, now: datetime | None = None) -> int:
                 )
             )
             row.state, row.state_changed_at, row.closed_at = State.OPEN.value, now, None
+            row.closed_deadline = None
             row.risk_accepted_until = row.risk_accepted_by = None
             row.revision += 1
         return len(rows)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sakimori.model.lifecycle import CLOSED, State
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.store.triage_view import triaged
 
 #: Closed states that mean the exposure was removed or neutralised (not "declared away").
 REMEDIATED = frozenset({State.FIXED.value, State.MITIGATED.value})
@@ -116,17 +117,18 @@ def report(
     now = now or datetime.now(UTC)
     result = Report(now)
     months: dict[str, dict[str, int]] = defaultdict(lambda: {"opened": 0, "remediated": 0})
+    view = triaged()
     query = (
         select(
             models.Finding.state,
-            models.Finding.decision,
-            models.Finding.deadline,
+            view.decision,
+            view.deadline,
             models.Finding.first_seen_at,
             models.Finding.closed_at,
             models.Organisation.slug,
             models.Organisation.sectors,
         )
-        .join(models.Asset, models.Asset.id == models.Finding.asset_id)
+        .select_from(view.joined)
         .join(models.Organisation, models.Organisation.id == models.Asset.organisation_id)
     )
     if organisation:

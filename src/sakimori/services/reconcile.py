@@ -46,8 +46,10 @@ from sqlalchemy.orm import Session
 from sakimori.model.ecosystem import normalize_name
 from sakimori.model.finding import Finding as FoundVulnerability
 from sakimori.model.lifecycle import State
+from sakimori.services.assessment_store import Content, shape_ids
 from sakimori.store import intel as store
 from sakimori.store import models
+from sakimori.store.triage_view import open_deadline
 
 Package = tuple[str, str]
 #: A finding's aliases, records and fixed versions.
@@ -220,8 +222,9 @@ def reconcile(
     result = Reconciled(in_scope={row.id for row in existing.values()})
     counts = result.counts
     new_rows: list[dict[str, Any]] = []
-    #: (new details or None when unchanged, reopened?) -> rows: one UPDATE per group.
-    groups: dict[tuple[Details | None, bool], list[_Stored]] = {}
+    #: ((vulnerability, new details) or None when unchanged, reopened?) -> rows: one UPDATE
+    #: per group.
+    groups: dict[tuple[tuple[str, Details] | None, bool], list[_Stored]] = {}
     current: set[tuple[int, str]] = set()
     memo: dict[Any, Any] = {}
     for asset_id, items in found.items():
@@ -241,19 +244,28 @@ def reconcile(
                 result.changed.add(row.id)
             elif packages is not None:
                 continue  # a refresh leaves an unchanged finding alone
-            group = (details if differs else None, reopened)
+            group = ((item.vulnerability, details) if differs else None, reopened)
             groups.setdefault(group, []).append(row)
     close = [
         row
         for place, row in existing.items()
         if place not in current and row.state != State.FIXED.value
     ]
+    changed_shapes = {_content(*new) for new, _ in groups if new is not None}
+    shapes = shape_ids(session, {new["_shape"] for new in new_rows} | changed_shapes)
+    for new_row in new_rows:
+        new_row["shape_id"] = shapes[new_row.pop("_shape")]
     created = _insert_new(session, new_rows, now, why)
-    for (new_details, reopened), rows in groups.items():
+    for (new, reopened), rows in groups.items():
         values: dict[str, Any] = {"last_seen_at": now}
-        if new_details is not None:
-            aliases, records, fixed = new_details
-            values.update(aliases=list(aliases), records=list(records), fixed_versions=list(fixed))
+        if new is not None:
+            aliases, records, fixed = new[1]
+            values.update(
+                aliases=list(aliases),
+                records=list(records),
+                fixed_versions=list(fixed),
+                shape_id=shapes[_content(*new)],
+            )
         if reopened:
             _move(session, rows, State.OPEN, None, now, f"regression: back in {why}", values)
         else:
@@ -266,10 +278,16 @@ def reconcile(
     return result
 
 
+def _content(vulnerability: str, details: Details) -> Content:
+    """A finding's vulnerability shape: what its triage evidence depends on."""
+    aliases, records, fixed = details
+    return vulnerability, aliases, records, bool(fixed)
+
+
 def _new_row(asset_id: int, key: str, item: FoundVulnerability, now: datetime) -> dict[str, Any]:
-    # ``explanation`` (and the triage columns) are left to their defaults: assessment fills
-    # them in, and the column is on its way to being replaced.
+    # The triage shape is set from ``_shape`` before the insert (``_shapes``).
     return {
+        "_shape": _content(item.vulnerability, _details(item)),
         "asset_id": asset_id,
         "key": key,
         "kind": "package",
@@ -357,6 +375,8 @@ def _move(
             "state": to.value,
             "state_changed_at": now,
             "closed_at": now if closed else None,
+            # The deadline in force when it closes (computed before this statement changes it).
+            "closed_deadline": open_deadline(FINDING) if closed else None,
             "resolution": resolution,
             "revision": FINDING.c.revision + 1,
             **(values or {}),

@@ -87,6 +87,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    from sakimori.store.triage_view import register_sqlite_functions
+
+    register_sqlite_functions(dbapi_connection)
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:

@@ -170,6 +170,8 @@ class Asset(Base):
     internet_facing: Mapped[bool | None] = mapped_column(Boolean)
     environment: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The triage context the last assessment derived (criticality, exposure, sectors…).
+    triage_context_id: Mapped[int | None] = mapped_column(ForeignKey("triage_context.id"))
 
 
 class Inventory(Base):
@@ -231,6 +233,75 @@ class Assessment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class TriageShape(Base):
+    """What a finding's evidence depends on — vulnerability id, aliases, matched records, whether
+    a fix exists — shared by every finding with the same, with what triage last derived for it:
+    its class of vulnerability decision points (``vclass``) and that part of the explanation.
+    ``digest`` identifies the content; rows are added by reconciliation, their class rewritten
+    by assessment (a few thousand rows for a million findings)."""
+
+    __tablename__ = "triage_shape"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    vulnerability: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    records: Mapped[list[str]] = mapped_column(JSON, default=list)
+    fixed: Mapped[bool] = mapped_column(Boolean)
+    #: ``E|A|TI|KEV|KEV due date`` of the last assessment; None until assessed or undecidable.
+    vclass: Mapped[str | None] = mapped_column(String(80))
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessment.id"))
+
+
+class TriageContext(Base):
+    """A distinct asset context (criticality, exposure, environment, sectors), by content."""
+
+    __tablename__ = "triage_context"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TriageRule(Base):
+    """The outcomes and deadline terms of one (vulnerability class, asset context): what every
+    finding of that pair gets. The deadline is ``least(first seen + duration,
+    greatest(kev_end, first seen + grace))`` (``triage.policy.DeadlineTerms``), computed when
+    read. ``plan`` holds the per-sector policy inputs, to explain the deadline."""
+
+    __tablename__ = "triage_rule"
+
+    vclass: Mapped[str] = mapped_column(String(80), primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("triage_context.id"), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(20))
+    bod: Mapped[str] = mapped_column(String(10))
+    policy: Mapped[str] = mapped_column(String(100))
+    duration_s: Mapped[int | None] = mapped_column(BigInteger)
+    kev_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    grace_s: Mapped[int | None] = mapped_column(BigInteger)
+    context_assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id"))
+    plan: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("triage_revision.id"))
+
+
+class TriageRevision(Base):
+    """One re-assessment that changed something: when, why, under which policy set, tables and
+    configuration, and which shapes and rules changed (before and after). A finding's deadline
+    at any past time follows from its first-seen time and the rule then in force."""
+
+    __tablename__ = "triage_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    why: Mapped[str] = mapped_column(Text)
+    policy_set: Mapped[str] = mapped_column(String(200))
+    shapes_changed: Mapped[int] = mapped_column(Integer)
+    rules_changed: Mapped[int] = mapped_column(Integer)
+    findings_changed: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class Finding(Base):
     """A vulnerability in an asset's component (or, later, a weakness at a code location).
 
@@ -268,18 +339,14 @@ class Finding(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    #: Triage: the SSVC outcomes, the deadline the policy set, and the two parts of the
-    #: explanation (``assessment``); both ids are None until the finding is first assessed.
-    decision: Mapped[str | None] = mapped_column(String(20), index=True)
-    priority: Mapped[str | None] = mapped_column(String(20))
-    bod: Mapped[str | None] = mapped_column(String(10))
-    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessment.id"), index=True)
-    context_assessment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("assessment.id"), index=True
-    )
-    policy: Mapped[str | None] = mapped_column(String(100))
-    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    deadline_reason: Mapped[str | None] = mapped_column(Text)
+    #: Triage by reference (ADR 0001): the finding's vulnerability shape carries its SSVC class
+    #: and the vulnerability part of the explanation; the rule of (class, asset context) the
+    #: outcomes and deadline terms. ``store.triage_view`` joins them; nothing is written here
+    #: when a decision or deadline changes.
+    shape_id: Mapped[int | None] = mapped_column(ForeignKey("triage_shape.id"), index=True)
+    #: The deadline in force when the finding closed (None while open; and when none was set):
+    #: a later policy change does not rewrite whether it was closed on time.
+    closed_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Bumped by every write; concurrent writers serialise on the row lock.
     revision: Mapped[int] = mapped_column(Integer, default=1)
 

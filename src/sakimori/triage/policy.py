@@ -432,17 +432,120 @@ def _kev_end(due_date: date) -> datetime:
 
 
 def _kev_due(
-    due_date: date, created_at: datetime, compiled: _Compiled, first_seen: str
+    due_date: date, created_at: datetime, grace: timedelta, grace_words: str, first_seen: str
 ) -> tuple[datetime, str]:
     end = _kev_end(due_date)
-    floor = created_at + compiled.grace
+    floor = created_at + grace
     if floor <= end:
         return end, f"KEV due date {due_date.isoformat()} (end of day UTC)"
     situation = "had passed by then" if created_at >= end else "was less than that away"
     return floor, (
-        f"{compiled.grace_words} grace from first seen {first_seen}, as KEV due date "
+        f"{grace_words} grace from first seen {first_seen}, as KEV due date "
         f"{due_date.isoformat()} {situation}"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineSpec:
+    """What a policy decided for one set of inputs, before the first-seen time is known: the
+    rule's kind and duration, its words, and the KEV due date, grace and cap that apply.
+
+    Plain data (:meth:`to_dict` / :meth:`from_dict`), so that it can be stored with a triage
+    rule and a finding's deadline and reason rebuilt later from its first-seen time alone
+    (:func:`render`), exactly as :func:`deadline` computes them.
+    """
+
+    kind: Literal["duration", "none", "kev_due_date"]
+    seconds: int
+    text: str
+    forensic: str
+    ref: str
+    forensic_triage: bool
+    kev_due_date: date | None
+    grace_seconds: int
+    grace_words: str
+    cap: bool
+
+    def terms(self) -> DeadlineTerms:
+        """The :class:`DeadlineTerms` this spec sets for any first-seen time."""
+        duration = timedelta(seconds=self.seconds) if self.kind == "duration" else None
+        if self.kev_due_date is None or not (self.kind == "kev_due_date" or self.cap):
+            return DeadlineTerms(duration)
+        return DeadlineTerms(
+            duration, _kev_end(self.kev_due_date), timedelta(seconds=self.grace_seconds)
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["kev_due_date"] = self.kev_due_date.isoformat() if self.kev_due_date else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> DeadlineSpec:
+        due = data.get("kev_due_date")
+        values = {name: data[name] for name in cls.__slots__ if name != "kev_due_date"}
+        return cls(kev_due_date=date.fromisoformat(str(due)) if due else None, **values)  # type: ignore[arg-type]
+
+
+_KIND_NAMES: Final = {
+    _DURATION_KIND: "duration",
+    _NONE_KIND: "none",
+    _KEV_KIND: "kev_due_date",
+}
+
+
+def spec(policy: Policy, inputs: DeadlineInputs) -> DeadlineSpec:
+    """The :class:`DeadlineSpec` ``policy`` sets for ``inputs``."""
+    compiled = policy._compiled
+    entry = compiled.table[compiled.key(inputs)]
+    return DeadlineSpec(
+        kind=_KIND_NAMES[entry.kind],  # type: ignore[arg-type]
+        seconds=_whole_seconds(entry.duration),
+        text=entry.text,
+        forensic=entry.forensic,
+        ref=entry.ref,
+        forensic_triage=entry.rule.forensic_triage,
+        kev_due_date=inputs.kev_due_date,
+        grace_seconds=_whole_seconds(compiled.grace),
+        grace_words=compiled.grace_words,
+        cap=compiled.cap,
+    )
+
+
+def _whole_seconds(span: timedelta) -> int:
+    seconds = span.total_seconds()
+    if seconds != int(seconds):  # parse_duration gives hours and days only
+        raise ValueError(f"a policy duration is not a whole number of seconds: {span}")
+    return int(seconds)
+
+
+def render(found: DeadlineSpec, created_at: datetime) -> tuple[datetime | None, str]:
+    """(due, reason) of ``found`` for a finding first seen at ``created_at`` (aware)."""
+    if created_at.tzinfo is not UTC:
+        if created_at.tzinfo is None:
+            raise ValueError("created_at must be timezone-aware")
+        created_at = created_at.astimezone(UTC)
+    first_seen = created_at.isoformat()
+    grace = timedelta(seconds=found.grace_seconds)
+    due: datetime | None
+    if found.kind == "duration":
+        due = created_at + timedelta(seconds=found.seconds)
+        reason = f"{found.text} from first seen {first_seen}{found.forensic}"
+    elif found.kind == "none":
+        due = None
+        reason = f"{found.text}{found.forensic}"
+    else:
+        assert found.kev_due_date is not None  # the table only sends findings with one here
+        due, text = _kev_due(found.kev_due_date, created_at, grace, found.grace_words, first_seen)
+        reason = f"{found.text} → {text}{found.forensic}"
+    if found.cap and found.kev_due_date is not None:
+        capped, text = _kev_due(
+            found.kev_due_date, created_at, grace, found.grace_words, first_seen
+        )
+        if due is None or capped < due:
+            due = capped
+            reason = f"{reason}; KEV-listed, so capped at {text}"
+    return due, reason + found.ref
 
 
 def deadline(policy: Policy, inputs: DeadlineInputs, created_at: datetime) -> Deadline:
@@ -450,37 +553,60 @@ def deadline(policy: Policy, inputs: DeadlineInputs, created_at: datetime) -> De
 
     ``created_at`` must be timezone-aware; the result is in UTC and never before ``created_at``.
     """
-    if created_at.tzinfo is not UTC:
-        if created_at.tzinfo is None:
-            raise ValueError("created_at must be timezone-aware")
-        created_at = created_at.astimezone(UTC)
     compiled = policy._compiled
     entry = compiled.table[compiled.key(inputs)]
-    first_seen = created_at.isoformat()
-    due: datetime | None
-    if entry.kind == _DURATION_KIND:
-        due = created_at + entry.duration
-        reason = f"{entry.text} from first seen {first_seen}{entry.forensic}"
-    elif entry.kind == _NONE_KIND:
-        due = None
-        reason = f"{entry.text}{entry.forensic}"
-    else:
-        assert inputs.kev_due_date is not None  # the table only sends findings with one here
-        due, text = _kev_due(inputs.kev_due_date, created_at, compiled, first_seen)
-        reason = f"{entry.text} → {text}{entry.forensic}"
-    if compiled.cap and inputs.kev_due_date is not None:
-        capped, text = _kev_due(inputs.kev_due_date, created_at, compiled, first_seen)
-        if due is None or capped < due:
-            due = capped
-            reason = f"{reason}; KEV-listed, so capped at {text}"
+    due, reason = render(spec(policy, inputs), created_at)
     return Deadline(
-        due,
-        entry.rule.forensic_triage,
-        policy.name,
-        policy.version,
-        entry.rule,
-        reason + entry.ref,
+        due, entry.rule.forensic_triage, policy.name, policy.version, entry.rule, reason
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineTerms:
+    """A deadline as a function of the first-seen time, in the two terms every policy reduces to.
+
+    Every deadline :func:`deadline` sets is the earlier of ``first seen + duration`` and
+    ``max(KEV end of day, first seen + grace)``, either of which may be absent (a ``none`` rule
+    sets neither). The earliest of several policies' deadlines (an asset in several sectors) is
+    again of this form: the shortest duration and, KEV's due date being one date per
+    vulnerability, the shortest grace. So a stored (duration, KEV end, grace) triple lets the
+    database compute any finding's deadline from its first-seen time (``store.triage_view``),
+    and :func:`due_from_terms` is the same computation in Python.
+    """
+
+    duration: timedelta | None = None
+    kev_end: datetime | None = None
+    grace: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kev_end is None) != (self.grace is None):
+            raise ValueError("a KEV term needs both the KEV end of day and the grace")
+
+    def earliest(self, other: DeadlineTerms) -> DeadlineTerms:
+        """The terms of the earlier of two deadlines (for the same vulnerability)."""
+        if self.kev_end and other.kev_end and self.kev_end != other.kev_end:
+            raise ValueError("the KEV due dates of one vulnerability differ")
+        return DeadlineTerms(
+            _least(self.duration, other.duration),
+            self.kev_end or other.kev_end,
+            _least(self.grace, other.grace),
+        )
+
+
+def _least(a: timedelta | None, b: timedelta | None) -> timedelta | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def due_from_terms(terms: DeadlineTerms, first_seen: datetime) -> datetime | None:
+    """The deadline ``terms`` set for a finding first seen at ``first_seen`` (aware)."""
+    if first_seen.tzinfo is None:
+        raise ValueError("first_seen must be timezone-aware")
+    first_seen = first_seen.astimezone(UTC)
+    found = None if terms.duration is None else first_seen + terms.duration
+    if terms.kev_end is not None and terms.grace is not None:
+        floor = max(terms.kev_end, first_seen + terms.grace)
+        found = floor if found is None else min(found, floor)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
