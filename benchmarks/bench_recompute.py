@@ -268,8 +268,9 @@ def reset(url: str) -> float:
             connection.execute("UPDATE asset SET triage_context_id = NULL")
             connection.execute(
                 "TRUNCATE finding_transition, finding, triage_rule, triage_revision, "
-                "triage_context, triage_shape, assessment"
+                "triage_shape, assessment"
             )
+            connection.execute("DELETE FROM triage_context")  # the assets refer to it
             for name, _ in indexes:
                 connection.execute(f'DROP INDEX "{name}"')
             connection.execute("INSERT INTO triage_shape SELECT * FROM bench_pristine_shape")

@@ -354,6 +354,13 @@ def test_triage_explain_names_every_input(empty_cli: Cli, tmp_path: Path) -> Non
     text = cli("triage", "explain", str(spring["id"])).out
     for needle in ("Exploitation", "KEV", "Publicly Exposed", "electric_power", "deadline"):
         assert needle in text, needle
+    assert "no triage revision" not in cli("triage", "history").out  # the upload made one
     recompute = cli("triage", "recompute", env={"SAKIMORI_POLICY": "critical-infrastructure"})
     assert recompute.code == 0
     assert "critical-infrastructure" in recompute.out
+    changed = int(recompute.out.split()[0])
+    newest = cli("triage", "history", "--limit", "1").out.strip().splitlines()
+    assert len(newest) == 1
+    assert "critical-infrastructure 1.0.0" in newest[0]
+    assert f"{changed} findings" in newest[0]
+    assert newest[0].endswith("policy critical-infrastructure")

@@ -41,3 +41,29 @@ def recompute() -> None:
     finally:
         db.dispose()
     typer.echo(f"{changed} findings changed decision or deadline (policy {policies.name})")
+
+
+@app.command("history")
+def history(
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+) -> None:
+    """The re-assessments that changed something: when, why, under which policy set, and how
+    many vulnerability shapes, rules and findings each changed (the audit trail of moved
+    deadlines: findings themselves are never rewritten by triage)."""
+    from sakimori.services.assessment import revisions
+
+    db = open_db(settings())
+    try:
+        with db.transaction() as session:
+            found = revisions(session, limit)
+    finally:
+        db.dispose()
+    if not found:
+        typer.echo("no triage revision yet (run `sakimori triage recompute`)")
+        return
+    for item in found:
+        typer.echo(
+            f"{item.id}  {item.at.isoformat(timespec='seconds')}  {item.policy_set}: "
+            f"{item.findings_changed} findings, {item.rules_changed} rules, "
+            f"{item.shapes_changed} shapes changed — {item.why}"
+        )

@@ -63,6 +63,7 @@ __all__ = [
     "explanation_text",
     "gather_evidence",
     "policy_set",
+    "revisions",
     "run_assessment",
     "triage_scan",
 ]
@@ -260,8 +261,8 @@ def run_assessment(
                     {
                         "vclass": vclass,
                         "context": context,
-                        "from": _jsonable(before.get((vclass, context))),
-                        "to": _jsonable(row),
+                        "from": _summary(before.get((vclass, context))),
+                        "to": _summary(row),
                     }
                     for (vclass, context), row in sorted(changed_rules.items())
                 ],
@@ -331,10 +332,20 @@ def _comparable(value: Any) -> Any:
     return _aware(value) if isinstance(value, datetime) else value
 
 
-def _jsonable(rule: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _summary(rule: Mapping[str, Any] | None) -> list[Any] | None:
+    """A rule as a revision records it: decision, priority, BOD class, policy, duration (s),
+    KEV end of day, grace (s) and the explanation part (the plan's words follow from the
+    policy set the revision names)."""
     if rule is None:
         return None
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in rule.items()}
+    values = (rule[k] for k in ("decision", "priority", "bod", "policy", "duration_s"))
+    kev_end = rule["kev_end"]
+    return [
+        *values,
+        kev_end.isoformat() if kev_end else None,
+        rule["grace_s"],
+        rule["context_assessment_id"],
+    ]
 
 
 class _Clock:
@@ -588,6 +599,41 @@ def deadline_of(session: Session, finding_id: int) -> tuple[datetime | None, str
     if plan is None:
         return None, "no policy applied", None
     return earliest(plan_from_json(plan), _first_seen(first_seen))
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One re-assessment that changed something (``triage_revision``), without its details."""
+
+    id: int
+    at: datetime
+    why: str
+    policy_set: str
+    shapes_changed: int
+    rules_changed: int
+    findings_changed: int
+
+
+def revisions(session: Session, limit: int = 20) -> list[Revision]:
+    """The newest triage revisions first."""
+    table = models.TriageRevision
+    query = (
+        select(
+            table.id,
+            table.at,
+            table.why,
+            table.policy_set,
+            table.shapes_changed,
+            table.rules_changed,
+            table.findings_changed,
+        )
+        .order_by(table.id.desc())
+        .limit(limit)
+    )
+    return [
+        Revision(i, _aware(at), why, policy, shapes, rules, findings)
+        for i, at, why, policy, shapes, rules, findings in session.execute(query)
+    ]
 
 
 def _finding(session: Session, finding_id: int) -> models.Finding:
