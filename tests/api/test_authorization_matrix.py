@@ -29,6 +29,7 @@ from sakimori.packages.taxii import BY_ID as TAXII_COLLECTIONS
 from sakimori.services import identity
 from sakimori.services import packages as package_service
 from sakimori.store import models
+from tests.api import sightings_matrix
 from tests.api.conftest import (
     ASSET_A,
     AUTHENTICATED,
@@ -206,6 +207,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/updates/{vendor}/targets/{line}/{name}"): UPDATE_READERS,
     ("POST", "/v1/updates/{vendor}/uploads"): Rule(frozenset({"vendor"})),
     ("POST", "/v1/updates/{vendor}/timestamp"): Rule(STAFF),
+    # Sightings: members report and read their own; staff read all, summarise and review.
+    ("POST", "/v1/sightings"): Rule(MEMBERS_A | {"member_user_b"}),
+    ("GET", "/v1/sightings"): Rule(
+        STAFF | MEMBERS_A | {"member_user_b"},
+        check=sightings_matrix.seen_by_own(OWN_ORGANISATION, STAFF),
+    ),
+    ("GET", "/v1/sightings/stix"): Rule(STAFF | MEMBERS_A | {"member_user_b"}),
+    ("GET", "/v1/sightings/vulnerabilities"): Rule(STAFF),
+    ("POST", "/v1/sightings/vulnerabilities/{vulnerability}/review"): Rule(STAFF),
+    ("GET", "/v1/detection-rules"): Rule(EVERYONE),
 }
 
 
@@ -340,6 +351,8 @@ def request_for(world: World, method: str, path: str, principal: str) -> Call:
         )
     if path.startswith("/v1/updates/"):
         return Call(**updates_matrix.call(world, method, path, principal, ORG_A, ASSET_A))
+    if path.startswith(("/v1/sightings", "/v1/detection-rules")):
+        return Call(**sightings_matrix.call(world, method, path, principal, (ORG_A, ORG_B)))
     url = path.format(**values)
     body = _package_content(f"matrix {suffix}").to_dict()
     if (method, path) in {("POST", "/v1/packages"), ("PUT", PACKAGE_PATH + "/draft")}:
@@ -384,6 +397,8 @@ def footprint(world: World) -> dict[str, int]:
         models.PackageRecipientRow,
         models.TaxiiObjectRow,
         models.TaxiiStatusRow,
+        models.SightingRow,
+        models.ExploitationReviewRow,
     )
     with world.db.transaction() as session:
         counts = {

@@ -32,6 +32,7 @@ from sakimori.api.routes import (
     metrics,
     organisations,
     packages,
+    sightings,
     taxii,
     updates,
     vex,
@@ -173,6 +174,7 @@ ROUTERS: tuple[APIRouter, ...] = tuple(
         packages,
         taxii,
         updates,
+        sightings,
         audit,
     )
 )

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,12 +23,20 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from sakimori.monitoring.detectors import Alert
-    from sakimori.monitoring.sigma import CompiledRule
+    from sakimori.monitoring.platform import Platform, Reporter
+    from sakimori.monitoring.sightings import Privacy
+    from sakimori.monitoring.sigma import CompiledRule, RuleSource
 
 
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
+
+
+class ClientPrivacy(StrEnum):
+    full = "full"
+    truncate = "truncate"
+    hash = "hash"
 
 
 class LogFormat(StrEnum):
@@ -104,6 +113,58 @@ def watch(
             help="With --follow: read what the files already hold first (default: from the end).",
         ),
     ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="SAKIMORI_SERVER",
+            help="The Sakimori platform: run the Sigma rules of the counter-measure packages "
+            "your organisation receives beside your own (env SAKIMORI_SERVER).",
+            show_default=False,
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Send the alerts' sightings (never log lines) to the platform at this URL.",
+            show_default=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="SAKIMORI_TOKEN",
+            help="Your platform API token for --server and --to (prefer env SAKIMORI_TOKEN: "
+            "arguments are visible to other users of the machine).",
+            show_default=False,
+        ),
+    ] = None,
+    sightings_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--sightings",
+            help="Write the alerts' sightings to this file (JSON, what --to sends).",
+            show_default=False,
+        ),
+    ] = None,
+    client_privacy: Annotated[
+        ClientPrivacy,
+        typer.Option(
+            "--client-privacy",
+            help="How sightings show client addresses: full, truncate (/24, /48) or hash "
+            "(HMAC-SHA256 under --client-key).",
+        ),
+    ] = ClientPrivacy.truncate,
+    client_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--client-key",
+            help="The key file (at least 16 bytes) of --client-privacy hash.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Read logs (or follow them, --follow) and report alerts. Exit 1 when there are alerts,
     0 when none, 2 on an error."""
@@ -116,12 +177,14 @@ def watch(
         if not sep or not name.strip() or not path.strip():
             raise InvalidInput(f"--json-field {item!r} is not name=path", hint="e.g. client=ip")
         fields[name.strip()] = path.strip()
-    rules = load_sigma(sigma or [], strict=sigma_strict)
+    report = _Sightings.of(to, token, sightings_file, client_privacy.value, client_key)
+    packages = _package_rules(server, token)
+    rules = load_sigma(sigma or [], strict=sigma_strict, packages=packages)
     options = WatchOptions(
         log_format=log_format.value, json_fields=fields, year=year, sigma_rules=rules
     )
     if follow:
-        _follow(files or [], options, output_format, from_start)
+        _follow(files or [], options, output_format, from_start, report)
         return
     if from_start:
         raise InvalidInput("--from-start goes with --follow")
@@ -133,6 +196,7 @@ def watch(
             typer.echo(json.dumps({"parse": stats.to_json()}, ensure_ascii=False), err=True)
     else:
         _print_text(result)
+    report.done(result.alerts)
     if result.alerts:
         raise typer.Exit(1)
 
@@ -177,14 +241,19 @@ def _print_text(result: object) -> None:
             typer.echo(f"  line {number}: {text[:160]}")
 
 
-def load_sigma(paths: Sequence[Path], *, strict: bool) -> list[CompiledRule]:
-    """The Sigma rules of ``paths``; problems are warnings on standard error (errors with
-    ``strict``). Rules from counter-measure packages will join here (``load_rule_sources``)."""
-    if not paths:
+def load_sigma(
+    paths: Sequence[Path], *, strict: bool, packages: Sequence[RuleSource] = ()
+) -> list[CompiledRule]:
+    """The Sigma rules of ``paths`` and of counter-measure ``packages``; problems are warnings
+    on standard error (errors with ``strict``)."""
+    if not paths and not packages:
         return []
-    from sakimori.monitoring.sigma import load_rule_paths
+    from sakimori.monitoring.sigma import load_rule_paths, load_rule_sources
 
     load = load_rule_paths(paths)
+    more = load_rule_sources(packages)
+    load.rules.extend(more.rules)
+    load.problems.extend(more.problems)
     # Rules written for other log sources (proxies, error logs) are counted in the summary and
     # listed only with --verbose; a web rule that cannot run is a warning of its own.
     cannot_run = [p for p in load.problems if not p.other_log_source]
@@ -198,9 +267,91 @@ def load_sigma(paths: Sequence[Path], *, strict: bool) -> list[CompiledRule]:
         raise ConfigurationError(
             f"{len(cannot_run)} Sigma rules cannot run", hint="see the warnings above"
         )
-    if not load.rules:
+    if paths and not load.rules:
         raise ConfigurationError("no Sigma rule to run", where=", ".join(map(str, paths)))
     return load.rules
+
+
+def _package_rules(server: str | None, token: str | None) -> list[RuleSource]:
+    """The Sigma rules of the packages the token's organisation receives (``--server``)."""
+    if server is None:
+        return []
+    from sakimori.monitoring.platform import Platform
+
+    if not token:
+        raise InvalidInput("--server needs a token (--token or SAKIMORI_TOKEN)")
+    found = Platform(server, token).rules()
+    packages = len({source.origin for source in found})
+    typer.echo(f"sakimori: {len(found)} Sigma rules from {packages} packages", err=True)
+    return found
+
+
+class _Sightings:
+    """Where the sightings of the alerts go: a file (``--sightings``), the platform (``--to``)."""
+
+    def __init__(
+        self, privacy: Privacy | None, path: Path | None, platform: Platform | None
+    ) -> None:
+        self.privacy = privacy
+        self.path = path
+        self.platform = platform
+        self.reporter: Reporter | None = None
+
+    @classmethod
+    def of(
+        cls, to: str | None, token: str | None, path: Path | None, mode: str, key: Path | None
+    ) -> _Sightings:
+        if to is None and path is None:
+            return cls(None, None, None)
+        from sakimori.monitoring.platform import Platform
+        from sakimori.monitoring.sightings import Privacy
+
+        secret = b""
+        if key is not None:
+            try:
+                secret = key.read_bytes()
+            except OSError as exc:
+                raise InvalidInput(f"cannot read the key: {exc.strerror}", where=str(key)) from None
+        platform = None
+        if to is not None:
+            if not token:
+                raise InvalidInput("--to needs a token (--token or SAKIMORI_TOKEN)")
+            platform = Platform(to, token)
+        return cls(Privacy(mode, secret), path, platform)
+
+    def start(self) -> None:
+        """Following: send as alerts close, from a thread of its own."""
+        if self.platform is not None and self.privacy is not None:
+            from sakimori.monitoring.platform import Reporter
+
+            self.reporter = Reporter(self.platform, self.privacy)
+
+    def closed(self, alert: Alert) -> None:
+        if self.reporter is not None:
+            self.reporter.add(alert)
+
+    def done(self, alerts: Sequence[Alert]) -> None:
+        """Write the file and send (batch mode: all at once; following: what is left)."""
+        if self.privacy is None:
+            return
+        from sakimori.monitoring.sightings import document, sightings
+
+        made = sightings(alerts, self.privacy)
+        if self.path is not None:
+            text = json.dumps(document(made, self.privacy), ensure_ascii=False, indent=1)
+            self.path.write_text(text + "\n", encoding="utf-8")
+        if self.reporter is not None:
+            self.reporter.close()
+            sent = self.reporter.sent
+        elif self.platform is not None and made:
+            sent = self.platform.send(made, self.privacy)
+        else:
+            return
+        typer.echo(
+            f"sakimori: sightings sent: {sent.received} ({sent.stored} new, {sent.merged} "
+            "sent before)",
+            err=True,
+        )
 
 
 @contextmanager
@@ -220,7 +371,11 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 
 def _follow(
-    files: list[str], options: object, output_format: OutputFormat, from_start: bool
+    files: list[str],
+    options: object,
+    output_format: OutputFormat,
+    from_start: bool,
+    report: _Sightings,
 ) -> None:
     from sakimori.monitoring.follow import follow
     from sakimori.monitoring.watch import WatchOptions, check_readable
@@ -237,7 +392,13 @@ def _follow(
         elif not path.parent.is_dir():
             raise InvalidInput("no such directory for the followed log", where=name)
 
+    closed: list[Alert] = []  # for --sightings FILE, written when following stops
+
     def emit(event: str, alert: Alert) -> None:
+        if event == "closed":
+            report.closed(alert)
+            if report.path is not None:
+                closed.append(replace(alert, examples=()))
         if output_format is OutputFormat.json:
             line = json.dumps({"event": event, **alert.to_json()}, ensure_ascii=False)
         else:
@@ -248,8 +409,10 @@ def _follow(
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
+    report.start()
     with _stop_on_signals() as stop:
         result = follow(files, options, emit, stop, from_start=from_start)
+    report.done(closed)
     for stats in result.sources:
         skipped = sum(stats.skipped.values())
         typer.echo(

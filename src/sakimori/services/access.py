@@ -48,7 +48,7 @@ from sakimori.errors import InvalidInput, NotFound, PermissionDenied, SakimoriEr
 from sakimori.formats.limits import Limits
 from sakimori.formats.vex import VexFormat
 from sakimori.model.lifecycle import Move
-from sakimori.packages.model import Content
+from sakimori.packages.model import RESTRICTED, Content, Tlp
 from sakimori.services import audit, tracking
 from sakimori.services import findings as findings_service
 from sakimori.services import intel as intel_service
@@ -120,6 +120,10 @@ class Action(StrEnum):
     UPDATE_RELEASES = "update.releases"
     UPDATE_REPORT = "update.report"
     AUDIT_READ = "audit.read"
+    SIGHTING_REPORT = "sighting.report"
+    SIGHTING_READ = "sighting.read"
+    SIGHTING_SUMMARY = "sighting.summary"
+    SIGHTING_REVIEW = "sighting.review"
 
 
 _ALL: Final = frozenset(Role)
@@ -166,6 +170,13 @@ PERMISSIONS: Final[dict[Action, tuple[frozenset[Role], Scope]]] = {
     Action.UPDATE_REPORT: (frozenset({Role.MEMBER_ADMIN, Role.MEMBER_USER}), Scope.WRITE),
     # The audit log: coordinator admins only (each read of it is itself recorded).
     Action.AUDIT_READ: (frozenset({Role.COORDINATOR_ADMIN}), Scope.READ),
+    # Sightings (services/sightings.py, docs/monitoring.md): members report their monitoring's
+    # sightings and read their own; staff read everyone's, the summary per vulnerability, and
+    # confirm or reject a vulnerability's exploitation.
+    Action.SIGHTING_REPORT: (frozenset({Role.MEMBER_ADMIN, Role.MEMBER_USER}), Scope.WRITE),
+    Action.SIGHTING_READ: (_STAFF_AND_MEMBERS, Scope.READ),
+    Action.SIGHTING_SUMMARY: (COORDINATOR_ROLES, Scope.READ),
+    Action.SIGHTING_REVIEW: (COORDINATOR_ROLES, Scope.WRITE),
 }
 
 
@@ -760,6 +771,29 @@ def taxii_status(db: Database, principal: Principal, status_id: str) -> dict[str
     return packages_service.get_status(
         db, status_id, user=principal.name, staff=principal.sees_everything
     )
+
+
+# -- sightings: the TLP of an export ---------------------------------------------------------------
+
+
+def sighting_export_tlp(principal: Principal, label: str) -> Tlp:
+    """The TLP 2.0 label a STIX export of sightings may carry for ``principal``.
+
+    Members report their sightings to the coordinator under TLP:AMBER: staff, whose export
+    holds every organisation's, may not mark it less restricted than AMBER. A member exporting
+    its own may mark it as it likes. Never RED: an export is a file, not a named recipient.
+    """
+    require(principal, Action.SIGHTING_READ)
+    tlp = Tlp.parse(label)
+    if tlp is Tlp.RED:
+        raise InvalidInput("a sightings export is never TLP:RED", hint="use AMBER+STRICT")
+    if principal.sees_everything and tlp not in RESTRICTED:
+        raise InvalidInput(
+            f"members' sightings reach the coordinator under TLP:AMBER; an export of them may "
+            f"not be TLP:{tlp.value}",
+            hint="use AMBER or AMBER+STRICT",
+        )
+    return tlp
 
 
 # -- the audit log --------------------------------------------------------------------------------

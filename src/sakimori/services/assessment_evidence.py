@@ -136,6 +136,11 @@ def evidence_by_shape(
             open_source=bool(shape.records),
         )
         found[shape] = merge(head, *parts)
+    # Exploitation corroborated by monitoring (services/sightings.py), over all of a shape's ids.
+    from sakimori.store.sightings import corroborated
+
+    for shape in corroborated(session, {s: (s.id, *s.aliases) for s in wanted}):
+        found[shape] = merge(found[shape], Evidence(id=shape.id, sightings="corroborated"))
     return found
 
 

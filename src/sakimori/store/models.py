@@ -743,6 +743,75 @@ class UpdateSeenRow(Base):
 # --- sightings (issue 7; migration 0010) ---
 
 
+class SightingRow(Base):
+    """What a member organisation's monitoring saw (``services.sightings``): never a log line.
+
+    One row per (organisation, detector, source, rule, version, client, first seen): a sighting
+    sent again (a re-run over the same log) grows the row instead of adding one."""
+
+    __tablename__ = "sighting"
+    __table_args__ = (
+        UniqueConstraint(
+            "organisation_id",
+            "detector",
+            "source",
+            "rule",
+            "version",
+            "client",
+            "first_seen",
+            name="uq_sighting_key",
+        ),
+        Index("ix_sighting_reported_at", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    #: The client as the operator's privacy setting shows it (``privacy``: full, truncate, hash).
+    client: Mapped[str] = mapped_column(String(100))
+    privacy: Mapped[str] = mapped_column(String(10))
+    detector: Mapped[str] = mapped_column(String(60))
+    rule: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(300))
+    #: builtin | local | package:<id>
+    source: Mapped[str] = mapped_column(String(100))
+    vulnerabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reported_by: Mapped[str] = mapped_column(String(200))
+
+
+class SightingVulnerabilityRow(Base):
+    """A vulnerability a sighting names (the index corroboration is read through)."""
+
+    __tablename__ = "sighting_vulnerability"
+
+    sighting_id: Mapped[int] = mapped_column(
+        ForeignKey("sighting.id", ondelete="CASCADE"), primary_key=True
+    )
+    vulnerability: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+
+
+class ExploitationReviewRow(Base):
+    """A vulnerability flagged for analyst review because sightings name it, and the analyst's
+    decision: ``pending``, ``confirmed`` (exploitation is active) or ``rejected`` (the
+    sightings reported until ``decided_at`` do not count)."""
+
+    __tablename__ = "exploitation_review"
+
+    vulnerability: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    flagged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_sighting_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 # --- notifications (issue 6; migration 0011) ---
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from sakimori.api.routes.organisations import read_upload
 from sakimori.errors import Conflict, InvalidInput, SakimoriError
 from sakimori.model.lifecycle import ALLOWED, CLOSED, JUSTIFICATIONS, Move, State
-from sakimori.services import access, freshness
+from sakimori.services import access, freshness, sightings
 from sakimori.services.access import Action, Principal
 from sakimori.services.findings import Filters, FindingView
 from sakimori.web import charts
@@ -87,11 +87,18 @@ def dashboard(request: Request, principal: SignedIn, pages: RendererDep, rt: Run
     months = sorted(report.months.items())[-12:]
     # The alarm: intel sources older than their expected refresh interval (services.freshness).
     stale = freshness.stale(access.intel_status(rt.database, principal).sources)
+    # Exploitation attempts members' monitoring reported: to review, and corroborated (staff).
+    attempts = (
+        [v for v in sightings.summary(rt.database, principal) if v.needs_review or v.corroborated]
+        if principal.may(Action.SIGHTING_SUMMARY)
+        else []
+    )
     return pages.page(
         request,
         "dashboard.html",
         report=report,
         stale_sources=stale,
+        attempts=attempts[:50],
         decisions=decisions,
         sectors=sectors,
         exposure=charts.stacked([(s, f.open_by_decision) for s, f in sectors], decisions),

@@ -35,8 +35,37 @@ def reason_text(reason: Reason) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """A rule an alert's requests matched (``sigma``): which rule, which version, where it came
+    from (a file, or ``package:<id>``), the vulnerabilities it names, and when and how often it
+    matched. What a sighting reports (``monitoring/sightings.py``)."""
+
+    id: str
+    title: str
+    version: str  # the rule's ``modified`` (else ``date``) as YYYY-MM-DD; "" when it has none
+    origin: str
+    vulnerabilities: tuple[str, ...]
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "version": self.version,
+            "origin": self.origin,
+            "vulnerabilities": list(self.vulnerabilities),
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "count": self.count,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
-    """One detection: which detector, which client, when (log time), how many, examples."""
+    """One detection: which detector, which client, when (log time), how many, examples, and
+    for rule-based detectors the rules matched."""
 
     detector: str
     client: str
@@ -45,9 +74,10 @@ class Alert:
     count: int
     examples: tuple[str, ...]
     reason: str
+    rules: tuple[RuleMatch, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "detector": self.detector,
             "client": self.client,
             "first_seen": self.first_seen.isoformat(),
@@ -56,6 +86,9 @@ class Alert:
             "examples": list(self.examples),
             "reason": self.reason,
         }
+        if self.rules:
+            found["rules"] = [rule.to_json() for rule in self.rules]
+        return found
 
 
 def example(record: Record) -> str:
@@ -190,8 +223,13 @@ class Detector:
                 alert.count,
                 tuple(alert.examples),
                 reason_text(alert.reason),
+                self.rules_of(alert),
             )
         )
+
+    def rules_of(self, alert: _Open) -> tuple[RuleMatch, ...]:
+        """The rules an alert being built matched (none, but for rule-based detectors)."""
+        return ()
 
     # -- for callers ----------------------------------------------------------------------------
     def feed(self, record: Record) -> object:

@@ -63,6 +63,7 @@ from sakimori.monitoring.sigma.fields import KEYWORD_KEYS, NUMERIC_KEYS, field_k
 
 #: The log source categories whose rules run over our web server records.
 CATEGORIES = frozenset({"webserver"})
+_CVE_TAG = re.compile(r"[0-9]{4}-[0-9]{4,}", re.ASCII)
 
 _FLAGS = {
     SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
@@ -126,7 +127,9 @@ def any_of(nodes: list[Node]) -> Node:
 
 @dataclass(frozen=True)
 class CompiledRule:
-    """A Sigma rule ready to evaluate: what it is, where it came from, its condition."""
+    """A Sigma rule ready to evaluate: what it is, where it came from, its condition, its
+    version (``modified``, else ``date``) and the vulnerabilities it names (its ``cve.*`` tags,
+    and those of the counter-measure package that carries it)."""
 
     id: str
     title: str
@@ -134,6 +137,8 @@ class CompiledRule:
     origin: str  # the file (or package) it was loaded from
     condition: Node
     rule: SigmaRule = field(compare=False, repr=False)  # as pySigma parsed it
+    version: str = ""
+    vulnerabilities: tuple[str, ...] = ()
 
     def describe(self) -> str:
         return f"{self.title} [{self.id}] ({self.level})"
@@ -143,8 +148,28 @@ def rule_id(rule: SigmaRuleBase) -> str:
     return str(rule.id) if rule.id is not None else ""
 
 
-def compile_rule(rule: SigmaRule, origin: str) -> CompiledRule:
-    """Our form of a parsed rule; raises ``Unsupported`` with the reason."""
+def tagged_vulnerabilities(rule: SigmaRuleBase) -> tuple[str, ...]:
+    """The CVE ids of a rule's ``cve.YYYY-NNNN`` tags, as ``CVE-YYYY-NNNN``."""
+    return tuple(
+        dict.fromkeys(
+            f"CVE-{tag.name.upper()}"
+            for tag in rule.tags
+            if tag.namespace.lower() == "cve" and _CVE_TAG.fullmatch(tag.name)
+        )
+    )
+
+
+def rule_version(rule: SigmaRuleBase) -> str:
+    """When the rule was last changed (``modified``, else ``date``), ``YYYY-MM-DD``."""
+    moment = rule.modified or rule.date
+    return moment.isoformat() if moment is not None else ""
+
+
+def compile_rule(
+    rule: SigmaRule, origin: str, vulnerabilities: tuple[str, ...] = ()
+) -> CompiledRule:
+    """Our form of a parsed rule; raises ``Unsupported`` with the reason. ``vulnerabilities``:
+    more than its tags name (those of the package that carries it)."""
     if rule.errors:
         raise Unsupported(f"pySigma could not parse it: {rule.errors[0]}")
     source = rule.logsource
@@ -175,6 +200,8 @@ def compile_rule(rule: SigmaRule, origin: str) -> CompiledRule:
         origin=origin,
         condition=any_of(trees),
         rule=rule,
+        version=rule_version(rule),
+        vulnerabilities=tuple(dict.fromkeys((*tagged_vulnerabilities(rule), *vulnerabilities))),
     )
 
 

@@ -5,8 +5,9 @@ rules a counter-measure package carries, ``package:<id>``) and the YAML text —
 ``RuleLoad``: the rules compiled, and a ``LoadProblem`` (origin, rule id, title, reason) for
 every rule or document that cannot run. Nothing is skipped without an entry in ``problems``.
 ``load_rule_paths`` reads files and directories (``*.yml``/``*.yaml``, recursively, in name
-order) and hands them to it; when counter-measure packages exist, the watcher will pass their
-rules to ``load_rule_sources`` beside the operator's own.
+order) and hands them to it. The rules of counter-measure packages (``watch --server``) come as
+``RuleSource("package:<id>", text, vulnerabilities)``: the package's vulnerability ids join
+those the rule's own ``cve.*`` tags name, so an alert from it says what was attempted.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ SUFFIXES = (".yml", ".yaml")
 class RuleSource(NamedTuple):
     origin: str  # where the text came from, for messages
     text: str
+    #: Vulnerability ids the rule detects attempts against, beyond its tags (a package's).
+    vulnerabilities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def load_rule_paths(paths: Sequence[str | Path]) -> RuleLoad:
 def load_rule_sources(sources: Iterable[RuleSource]) -> RuleLoad:
     """Parse (pySigma) and compile every rule of every source; report what cannot run."""
     load = RuleLoad()
-    for origin, text in sources:
+    for origin, text, vulnerabilities in sources:
         try:
             collection = SigmaCollection.from_yaml(text, collect_errors=True, collect_filters=True)
         except Exception as exc:  # YAML syntax errors and the like: the whole document
@@ -131,7 +134,7 @@ def load_rule_sources(sources: Iterable[RuleSource]) -> RuleLoad:
                 )
                 continue
             try:
-                load.rules.append(compile_rule(rule, origin))
+                load.rules.append(compile_rule(rule, origin, vulnerabilities))
             except Unsupported as exc:
                 load.problems.append(
                     LoadProblem(
