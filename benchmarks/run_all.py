@@ -54,6 +54,12 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     "cpe": ("bench_cpe.py", ["--runs", "3"], ["--runs", "1", "--replicas", "10"], ["cpe.json"]),
     "probe": ("bench_probe.py", ["--runs", "3"], ["--runs", "1"], ["probe.json"]),
     "updates": ("bench_updates.py", ["--runs", "5"], ["--runs", "3"], ["updates.json"]),
+    "notifications": (
+        "bench_notifications.py",
+        ["--runs", "3"],
+        ["--runs", "1", "--organisations", "2000"],
+        ["notifications.json"],
+    ),
     # reports, not gates
     "cisa_agreement": ("report_cisa_agreement.py", [], [], ["cisa_agreement.json"]),
     "backtest_kev": ("backtest_kev.py", [], [], ["backtest_kev.json"]),

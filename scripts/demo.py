@@ -111,7 +111,8 @@ def main(argv: list[str]) -> int:
         f"\nSakimori: {url}  (the server starts below; Ctrl-C stops it)\n"
         "Sign in as kanri (the coordinator's administrator: national dashboard), bunseki "
         "(analyst), sakura-admin (a bank), kanto-admin (the power company) … with the demo "
-        "password printed above. DEMO ONLY: these accounts and this password are public.\n"
+        "password printed above; administrators then give a code of the demo TOTP key printed "
+        "above. DEMO ONLY: these accounts, this password and this key are public.\n"
         "API: curl -H 'Authorization: Bearer TOKEN' " + url + "v1/findings "
         "(make a token under Tokens in the web interface); see docs/api.md.",
         flush=True,

@@ -43,6 +43,7 @@ from tests.api.conftest import (
     openvex,
     settings_for,
 )
+from tests.notify import matrix as notify_matrix
 from tests.updates import matrix as updates_matrix
 
 STAFF = frozenset({"coordinator_admin", "analyst"})
@@ -133,6 +134,7 @@ PACKAGE_READERS = Rule(STAFF | MEMBERS_A, hidden=frozenset({"member_user_b", "ve
 #: The coordinator-and-partners TAXII collection (members and vendors have no right on it).
 PARTNERS = Rule(STAFF | {"partner"})
 UPDATE_READERS = Rule(STAFF | MEMBERS_A | {"member_user_b", "vendor"})
+NOTIFY_ADMINS = frozenset({"coordinator_admin", "member_admin"})
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): Rule(EVERYONE, public=True),
@@ -140,7 +142,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/metrics"): Rule(STAFF),  # Prometheus: national aggregates
     ("GET", "/v1/me"): Rule(EVERYONE),
     ("GET", "/v1/tokens"): Rule(EVERYONE),
-    ("POST", "/v1/tokens"): Rule(EVERYONE),
+    # An administrator's tokens are made only from a web session that passed the second factor
+    # (services/second_factor.py): an API token, even theirs, may not make more.
+    ("POST", "/v1/tokens"): Rule(EVERYONE - {"coordinator_admin", "member_admin"}),
     ("DELETE", "/v1/tokens/{token_id}"): Rule(EVERYONE),
     ("GET", "/v1/organisations"): Rule(EVERYONE, check=organisations_seen),
     ("POST", "/v1/organisations"): Rule(frozenset({"coordinator_admin"})),
@@ -217,6 +221,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/sightings/vulnerabilities"): Rule(STAFF),
     ("POST", "/v1/sightings/vulnerabilities/{vulnerability}/review"): Rule(STAFF),
     ("GET", "/v1/detection-rules"): Rule(EVERYONE),
+    # Notifications: coordinator admins for every organisation, member admins for their own.
+    ("GET", "/v1/notifications/endpoints"): Rule(
+        NOTIFY_ADMINS, check=notify_matrix.own_organisation_only(ORG_A)
+    ),
+    ("POST", "/v1/notifications/endpoints"): Rule(NOTIFY_ADMINS),
+    ("DELETE", "/v1/notifications/endpoints/{endpoint_id}"): Rule(NOTIFY_ADMINS),
+    ("GET", "/v1/notifications/deliveries"): Rule(
+        NOTIFY_ADMINS, check=notify_matrix.own_organisation_only(ORG_A)
+    ),
+    ("POST", "/v1/notifications/deliveries/{delivery_id}/retry"): Rule(NOTIFY_ADMINS),
 }
 
 
@@ -353,6 +367,8 @@ def request_for(world: World, method: str, path: str, principal: str) -> Call:
         return Call(**updates_matrix.call(world, method, path, principal, ORG_A, ASSET_A))
     if path.startswith(("/v1/sightings", "/v1/detection-rules")):
         return Call(**sightings_matrix.call(world, method, path, principal, (ORG_A, ORG_B)))
+    if path.startswith("/v1/notifications/"):
+        return Call(**notify_matrix.call(world, method, path, principal, ORG_A, ORG_B))
     url = path.format(**values)
     body = _package_content(f"matrix {suffix}").to_dict()
     if (method, path) in {("POST", "/v1/packages"), ("PUT", PACKAGE_PATH + "/draft")}:
@@ -399,6 +415,8 @@ def footprint(world: World) -> dict[str, int]:
         models.TaxiiStatusRow,
         models.SightingRow,
         models.ExploitationReviewRow,
+        models.NotifyEndpointRow,
+        models.NotifyDeliveryRow,
     )
     with world.db.transaction() as session:
         counts = {

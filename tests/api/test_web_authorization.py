@@ -10,10 +10,12 @@ cases as the API, so tenancy is the same: a refused call writes nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from starlette.routing import Mount
 
-from sakimori import web
+from sakimori import totp, web
 from sakimori.api import create_app
 from sakimori.formats.limits import Limits
 from sakimori.services import findings, identity
@@ -59,6 +61,8 @@ class Rule:
     check: Callable[[str, Any], None] | None = None
     #: Success is a redirect to the sign-in page that removes the session cookie (sign-out).
     ends_session: bool = False
+    #: Refused as a conflict with the caller's state (409), e.g. enrolling twice.
+    conflict: frozenset[str] = frozenset()
 
     def expected(self, caller: str) -> str:
         if self.public:
@@ -67,6 +71,8 @@ class Rule:
             return "signin"
         if caller in self.ok:
             return "ok"
+        if caller in self.conflict:
+            return "conflict"
         if caller in self.hidden:
             return "hidden"
         return "forbidden"
@@ -89,6 +95,7 @@ P = web.PREFIX
 ORG = P + "/organisations/{organisation}"
 FINDING = P + "/findings/{finding_id}"
 MEMBERS = frozenset({"member_user"})
+SECRET = re.compile(r'<code id="totp-secret">([A-Z2-7]+)</code>')
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", P + "/signin"): Rule(SIGNED_IN, public=True),
@@ -119,6 +126,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", P + "/admin/tokens/{token_id}/revoke"): Rule(SIGNED_IN),
     # members: their available updates; the vendor: its own; staff: every vendor's
     ("GET", P + "/updates"): Rule(SIGNED_IN, check=not_other_banks),
+    # The sign-in's second step needs the pending cookie of a right password: a session is
+    # not one (every caller is sent to sign in), like the sign-in form itself.
+    ("GET", P + "/signin/code"): Rule(SIGNED_IN, public=True),
+    ("POST", P + "/signin/code"): Rule(SIGNED_IN, public=True),
+    ("GET", P + "/signin/enrol"): Rule(SIGNED_IN, public=True),
+    ("POST", P + "/signin/enrol"): Rule(SIGNED_IN, public=True),
+    # One's own second factor: enrol (the admin has one already), new recovery codes (only
+    # from a session that passed it); a coordinator admin resets another user's.
+    ("GET", P + "/account/second-factor"): Rule(SIGNED_IN),
+    ("POST", P + "/account/second-factor"): Rule(SIGNED_IN - ADMIN, conflict=ADMIN),
+    ("POST", P + "/account/second-factor/recovery-codes"): Rule(ADMIN),
+    ("POST", P + "/admin/users/{name}/second-factor/reset"): Rule(ADMIN),
 }
 
 ROUTES = web.route_table()
@@ -160,7 +179,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebWorld]:
         client.__enter__()
         built.clients[caller] = client
         if user is not None:
-            assert sign_in(client, user, PASSWORD).status_code == 303
+            code = functools.partial(platform.code, user)
+            assert sign_in(client, user, PASSWORD, code).status_code == 303
             built.csrf[caller] = csrf_of(client.get(P + "/admin/tokens").text)
     yield built
     for client in built.clients.values():
@@ -193,9 +213,13 @@ def request_for(world: WebWorld, method: str, path: str, caller: str) -> Call:
         "token_id": "",
     }
     if "{name}" in path:
+        if path.endswith("/second-factor/reset"):
+            values["name"] = f"reset-{suffix}"
         identity.create_user(
             world.platform.db, values["name"], organisation=BANK, role="member_user"
         )
+        if path.endswith("/second-factor/reset"):
+            world.platform.enrol(values["name"])
     if "{token_id}" in path:
         values["token_id"] = identity.create_token(
             world.platform.db, world.platform.key, user, "throwaway", ["read"]
@@ -207,8 +231,21 @@ def request_for(world: WebWorld, method: str, path: str, caller: str) -> Call:
     if (method, path) == ("POST", P + "/signout"):
         fresh = TestClient(world.app, base_url="http://127.0.0.1")
         if CALLERS[caller]:
-            sign_in(fresh, user, PASSWORD)
+            sign_in(fresh, user, PASSWORD, functools.partial(world.platform.code, user))
             csrf = {"csrf": csrf_of(fresh.get(P + "/admin/tokens").text)}
+        return Call(url, csrf, client=fresh)
+    if (method, path) == ("POST", P + "/account/second-factor"):
+        # A client of its own: a confirmed enrolment replaces the session it came with.
+        fresh = TestClient(world.app, base_url="http://127.0.0.1")
+        if CALLERS[caller]:
+            sign_in(fresh, user, PASSWORD, functools.partial(world.platform.code, user))
+            page = fresh.get(url).text
+            secret = SECRET.search(page)
+            code = ""
+            if secret:  # from now on, the caller signs in with a code of it
+                world.platform.secrets[user] = secret.group(1)
+                code = totp.code_at(secret.group(1), totp.step_of(datetime.now(UTC)))
+            csrf = {"csrf": csrf_of(page), "code": code or "000000"}
         return Call(url, csrf, client=fresh)
     if (method, path) == ("POST", ORG + "/upload"):
         data = cern_sbom().read_bytes()
@@ -278,7 +315,7 @@ def test_the_page_route_table_is_what_the_pages_serve() -> None:
     assert app.openapi()["paths"].keys().isdisjoint(p for _, p in ROUTES)
 
 
-OUTCOMES = {"forbidden": (403,), "hidden": (404,)}
+OUTCOMES = {"forbidden": (403,), "hidden": (404,), "conflict": (409,)}
 
 
 @pytest.mark.parametrize("caller", list(CALLERS))

@@ -125,7 +125,12 @@ def test_the_in_process_backend_runs_what_a_commit_enqueued(db: Database, tmp_pa
 
 def test_test_handlers_are_loaded_only_when_configured(tmp_path: Path) -> None:
     plain = Settings(home=tmp_path, database_url="sqlite://")
-    assert set(handlers_for(plain)) == {"intel.sync", "assess.open", "updates.refresh"}
+    assert set(handlers_for(plain)) == {
+        "intel.sync",
+        "assess.open",
+        "updates.refresh",
+        "notify.deliver",
+    }
     extra = Settings(
         home=tmp_path, database_url="sqlite://", job_handlers="tests.jobs.crash_handlers"
     )

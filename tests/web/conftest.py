@@ -11,19 +11,23 @@ import socket
 import threading
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlalchemy import select
 
+from sakimori import totp
 from sakimori.api import create_app
 from sakimori.config import Settings
 from sakimori.formats.limits import Limits
-from sakimori.services import findings, identity
+from sakimori.services import findings, identity, second_factor
 from sakimori.services.intel import load_paths
 from sakimori.services.organisations import create_asset, create_organisation
 from sakimori.services.tracking import upload_inventory
+from sakimori.store import models
 from sakimori.store.db import Database, open_database
 from tests.conftest import require_data
 
@@ -51,12 +55,42 @@ class Platform:
     settings: Settings
     db: Database
     key: identity.TokenKey
+    #: user -> TOTP secret and unused recovery codes, of the users enrolled here
+    secrets: dict[str, str] = field(default_factory=dict)
+    recovery: dict[str, list[str]] = field(default_factory=dict)
+
+    def enrol(self, user: str) -> None:
+        """Enrol ``user`` in the second factor through the service, as the pages do."""
+        now = datetime.now(UTC)
+        enrolment = second_factor.begin_enrolment(self.db, self.key, user, now)
+        codes = second_factor.confirm_enrolment(
+            self.db, self.key, user, totp.code_at(enrolment.secret, totp.step_of(now)), now
+        )
+        assert codes is not None
+        self.secrets[user], self.recovery[user] = enrolment.secret, codes
+
+    def code(self, user: str) -> str:
+        """A code ``user`` has not used yet: the current step's or the next one's (both in
+        the window), else one of their recovery codes (no test waits for the clock)."""
+        with self.db.transaction() as session:
+            last = session.scalar(
+                select(models.UserTotp.last_step)
+                .join(models.User, models.User.id == models.UserTotp.user_id)
+                .where(models.User.name == user)
+            )
+        now = totp.step_of(datetime.now(UTC))
+        step = max(now, (last if last is not None else now - 1) + 1)
+        if step <= now + 1:
+            return totp.code_at(self.secrets[user], step)
+        return self.recovery[user].pop()
 
     def findings_of(self, organisation: str) -> list[findings.FindingView]:
         return findings.list_findings(self.db, findings.Filters(organisation=organisation))
 
 
-def build_platform(home: Path) -> Platform:
+def build_platform(home: Path, enrol_admins: bool = True) -> Platform:
+    """The platform; its coordinator admin (``kanri``) enrolled in the second factor unless
+    ``enrol_admins`` is false (the browser scenario enrols through the pages)."""
     settings = Settings(
         home=home,
         database_url=f"sqlite:///{home / 'sakimori.db'}",
@@ -80,7 +114,11 @@ def build_platform(home: Path) -> Platform:
     upload_inventory(db, f"{OTHER_BANK}/shop", juice, "setup", Limits())
     for name, (organisation, role) in USERS.items():
         identity.create_user(db, name, organisation=organisation, role=role, password=PASSWORD)
-    return Platform(settings, db, identity.TokenKey.load(settings.token_key_path))
+    built = Platform(settings, db, identity.TokenKey.load(settings.token_key_path))
+    for name, (_, role) in USERS.items():
+        if enrol_admins and second_factor.required(role):
+            built.enrol(name)
+    return built
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 """The web interface in a real browser: Chromium (Debian's) driven by Playwright, headless,
 against the real server on a loopback port.
 
-The scenario of the issue: the coordinator notes the finance sector's figures; a bank's member
+The scenario of the issue: the coordinator's administrator enrols in the second factor at the
+first sign-in (the code computed from the key the page shows) and notes the finance sector's
+figures; a bank's member
 signs in, uploads a real SBOM, sees its findings with their decisions, acknowledges one and
 declares another not affected; the coordinator sees the sector's figures change; a member of
 another bank sees none of it. A screenshot of every page is saved (the path is printed).
@@ -12,13 +14,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.web.conftest import BANK, OTHER_BANK, PASSWORD, Platform, cern_sbom
+from tests.web.conftest import BANK, OTHER_BANK, PASSWORD, Platform, build_platform, cern_sbom
 
 #: Debian's Chromium (package ``chromium``); Playwright downloads no browser of its own.
 CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """No one enrolled yet: the coordinator's administrator enrols in the browser."""
+    built = build_platform(tmp_path_factory.mktemp("web-browser"), enrol_admins=False)
+    yield built
+    built.db.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +90,7 @@ class Person:
         self.page.keyboard.press("Tab")
         self.page.keyboard.type(PASSWORD)
         self.page.keyboard.press("Enter")
-        self.page.wait_for_url(lambda url: "/signin" not in url)
+        self.page.wait_for_url(lambda url: not url.split("?")[0].endswith("/signin"))
 
     def close(self) -> None:
         self.context.close()
@@ -96,6 +107,17 @@ def test_a_bank_uploads_triages_and_the_coordinator_sees_it(
     # The coordinator notes the finance sector's figures.
     coordinator = Person(browser, server, shots, "1-coordinator")
     coordinator.sign_in("kanri")
+    # An administrator without a second factor enrols before anything else.
+    assert "/ui/signin/enrol" in coordinator.page.url
+    assert coordinator.page.locator("figure.qr svg").count() == 1
+    coordinator.shot("second-factor-enrol")
+    secret = coordinator.page.locator("#totp-secret").inner_text()
+    assert coordinator.page.locator("#totp-uri").inner_text().startswith("otpauth://totp/")
+    coordinator.page.get_by_label("Code", exact=True).fill(pyotp.TOTP(secret).now())
+    coordinator.page.get_by_role("button", name="Confirm").click()
+    assert coordinator.page.locator("#recovery-codes li").count() == 10
+    coordinator.shot("recovery-codes")
+    coordinator.page.get_by_role("link", name="Continue").click()
     assert coordinator.page.url.endswith("/ui/dashboard")
     assert coordinator.page.locator("svg[role=img]").count() >= 3  # pictures, not only tables
     open_before, closed_before = sector_figures(coordinator)
@@ -198,6 +220,6 @@ def test_a_bank_uploads_triages_and_the_coordinator_sees_it(
         assert person.problems == [], person.name
         person.close()
     saved = sorted(shots.glob("*.png"))
-    assert len(saved) == 22
+    assert len(saved) == 24
     assert all(path.stat().st_size > 10_000 for path in saved)  # pictures, not blank files
     print(f"{len(saved)} screenshots in {shots}")

@@ -251,7 +251,7 @@ def test_times_are_shown_in_japan_time(platform: Platform, client: TestClient) -
 def test_user_administration_is_for_the_coordinator_admin(
     platform: Platform, client: TestClient
 ) -> None:
-    sign_in(client, "kanri", PASSWORD)
+    assert sign_in(client, "kanri", PASSWORD, lambda: platform.code("kanri")).status_code == 303
     page = client.get("/ui/admin/users")
     assert page.status_code == 200
     made = client.post(

@@ -4,6 +4,7 @@ organisation page until someone of the organisation opens the updates page."""
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Iterator
@@ -90,7 +91,8 @@ def _client(world: World, user: str, language: str = "en") -> TestClient:
         base_url="http://127.0.0.1",
         headers={"Accept-Language": language},
     )
-    assert sign_in(client, user, PASSWORD).status_code == 303
+    code = functools.partial(world.platform.code, user)  # the coordinator admin gives a code
+    assert sign_in(client, user, PASSWORD, code).status_code == 303
     return client
 
 

@@ -30,6 +30,7 @@ from sakimori.api.routes import (
     identity,
     intel,
     metrics,
+    notifications,
     organisations,
     packages,
     sightings,
@@ -175,6 +176,7 @@ ROUTERS: tuple[APIRouter, ...] = tuple(
         taxii,
         updates,
         sightings,
+        notifications,
         audit,
     )
 )

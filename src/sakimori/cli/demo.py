@@ -8,8 +8,14 @@ findings against the loaded intelligence. Users with roles share one demo passwo
 counter-measure package — drafted by the analyst, approved by the coordinator's administrator —
 covers a Django flaw all three banks run.
 
+Administrators (coordinator and member admins) need a second factor to sign in: the demo gives
+every one of them the same published TOTP key (:data:`DEMO_TOTP_SECRET`, printed with the
+logins, like the password), so one entry in an authenticator app, or one command, gives the
+codes for all of them.
+
 Running it again changes nothing that exists (organisations, assets with an inventory, users,
-the package); it resets the demo users' password. **Demo only**: never on a real instance.
+the package); it resets the demo users' password and the administrators' TOTP key.
+**Demo only**: never on a real instance.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ if TYPE_CHECKING:
 
 #: The one password of every demo user. Printed by `make run`; for a demo on loopback only.
 DEMO_PASSWORD: Final = "sakimori-demo-only"  # noqa: S105 - a published demo password
+#: The TOTP key of every demo administrator (base32, 160 bits): published, like the password.
+DEMO_TOTP_SECRET: Final = "SAKIMORIDEMOONLYSAKIMORIDEMOONLY"  # noqa: S105 - published, demo only
 
 _OSV = "lockfiles/osv-scanner-5058d47/pkg/lockfile/fixtures"
 _SCAN = "lockfiles/osv-scanner-add393a/cmd/osv-scanner"
@@ -307,6 +315,8 @@ class DemoReport:
     uploads: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     users: list[tuple[str, str, str]] = field(default_factory=list)  # name, org, role
+    #: The users given the demo TOTP key (administrators: they need a second factor).
+    second_factor: list[str] = field(default_factory=list)
     package_id: int | None = None
 
 
@@ -354,7 +364,7 @@ def package_content() -> dict[str, object]:
 def build_world(db: Database, config: Settings, data: Path) -> DemoReport:
     """Create whatever of the demo world is missing; uploads read ``data`` (../shared/data)."""
     from sakimori.packages.model import Content
-    from sakimori.services import identity, organisations, tracking
+    from sakimori.services import identity, organisations, second_factor, tracking
     from sakimori.services import packages as package_service
     from sakimori.services.assessment import policy_set
 
@@ -362,6 +372,7 @@ def build_world(db: Database, config: Settings, data: Path) -> DemoReport:
     policies = policy_set(config.policy)
     existing = {o.slug for o in organisations.list_organisations(db)}
     users = {u.name for u in identity.list_users(db)}
+    key = identity.TokenKey.load(config.token_key_path)  # seals the administrators' TOTP key
     for org in WORLD:
         if org.slug not in existing:
             organisations.create_organisation(db, org.slug, org.name, org.kind, org.sectors)
@@ -394,6 +405,9 @@ def build_world(db: Database, config: Settings, data: Path) -> DemoReport:
                     password=DEMO_PASSWORD,
                 )
             report.users.append((user.name, org.slug, user.role))
+            if second_factor.required(user.role):
+                second_factor.provision(db, key, user.name, DEMO_TOTP_SECRET)
+                report.second_factor.append(user.name)
     found = [p for p in package_service.list_all(db) if p.content.title == PACKAGE_TITLE]
     if found:
         report.package_id = found[0].id
@@ -441,4 +455,18 @@ def demo(
         typer.echo(f"  missing (asset left without an inventory): {path}", err=True)
     typer.echo(f"\ndemo logins — DEMO ONLY, every user's password is {DEMO_PASSWORD!r}:")
     for name, organisation, role in report.users:
-        typer.echo(f"  {name:<16} {role:<18} {organisation}")
+        code = "  + TOTP code" if name in report.second_factor else ""
+        typer.echo(f"  {name:<16} {role:<18} {organisation}{code}")
+    if report.second_factor:
+        import shlex
+        import sys
+
+        from sakimori.totp import provisioning_uri
+
+        python = shlex.quote(sys.executable)
+        typer.echo(
+            f"\n+ administrators also give a code (second factor). DEMO ONLY, their TOTP key is "
+            f"{DEMO_TOTP_SECRET}: add it to an authenticator app\n  "
+            f"({provisioning_uri(DEMO_TOTP_SECRET, 'demo-admins')}), or print the current code "
+            f"with\n  {python} -c \"import pyotp; print(pyotp.TOTP('{DEMO_TOTP_SECRET}').now())\""
+        )

@@ -65,6 +65,7 @@ def _register() -> None:
         demo,
         finding,
         intel,
+        notify,
         packages,
         probe,
         registry,
@@ -95,6 +96,7 @@ def _register() -> None:
     app.add_typer(users.user_app, name="user")
     app.add_typer(users.token_app, name="token")
     app.add_typer(packages.app, name="package")
+    app.add_typer(notify.app, name="notify")
     app.add_typer(audit.app, name="audit")
     app.command("worker")(worker.worker)
     app.command("demo")(demo.demo)

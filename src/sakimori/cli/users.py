@@ -13,6 +13,15 @@ from sakimori.errors import InvalidInput
 
 user_app = typer.Typer(help="Users: who may sign in, in which organisation, with which role.")
 token_app = typer.Typer(help="API tokens: scoped, expiring, revocable; shown once.")
+totp_app = typer.Typer(
+    help="The second factor (TOTP): status and reset. Exit codes: `status` 0 when the user "
+    "has a second factor, 1 when not; `reset` 0 when reset; 2 on an error (no such user, "
+    "nothing to reset)."
+)
+user_app.add_typer(totp_app, name="totp")
+
+#: ``user totp status``: the user has no second factor (0: they have one; 2: an error).
+EXIT_NO_SECOND_FACTOR = 1
 
 
 def _password(from_stdin: bool, prompt: bool) -> str | None:
@@ -168,3 +177,41 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id.")
     finally:
         db.dispose()
     typer.echo(f"token {view.id} of {view.user} revoked")
+
+
+@totp_app.command("status")
+def totp_status(name: Annotated[str, typer.Argument(help="Login name.")]) -> None:
+    """Whether the user has a second factor (exit 0) or not (exit 1), and whether their role
+    needs one; never the secret."""
+    from sakimori.services.second_factor import status
+
+    db = open_db(settings())
+    try:
+        found = status(db, name)
+    finally:
+        db.dispose()
+    need = "required for" if found.required else "optional for"
+    if found.enrolled and found.confirmed_at is not None:
+        typer.echo(
+            f"user {found.user}: second factor on since "
+            f"{found.confirmed_at.isoformat(timespec='minutes')}, "
+            f"{found.recovery_codes_left} recovery codes left ({need} {found.role})"
+        )
+        return
+    typer.echo(f"user {found.user}: no second factor ({need} {found.role})")
+    raise typer.Exit(EXIT_NO_SECOND_FACTOR)
+
+
+@totp_app.command("reset")
+def totp_reset(name: Annotated[str, typer.Argument(help="Login name.")]) -> None:
+    """Remove the user's second factor and recovery codes and end their browser sessions (for
+    a lost phone); they enrol again at their next sign-in. Written to the audit log as done by
+    the server's operator."""
+    from sakimori.services.second_factor import reset_by_operator
+
+    db = open_db(settings())
+    try:
+        ended = reset_by_operator(db, name)
+    finally:
+        db.dispose()
+    typer.echo(f"user {name}: second factor reset; {ended} browser sessions ended")

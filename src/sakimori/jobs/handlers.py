@@ -7,6 +7,9 @@
 - ``updates.refresh``: sign a fresh timestamp (and snapshot when due) for every hosted TUF
   repository (``services.updates.refresh_all``), so operators' clients never see it expire;
   signing again is harmless, so a rerun is too.
+- ``notify.deliver``: one attempt of one package notification
+  (``services.notifications.run_delivery``): the outcome commits with the job, a delivered
+  notification is never sent again, a failed attempt queues the next one after a backoff.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sakimori.jobs.interface import Handler, JobContext
 INTEL_SYNC: Final = "intel.sync"
 ASSESS_OPEN: Final = "assess.open"
 UPDATES_REFRESH: Final = "updates.refresh"
+NOTIFY_DELIVER: Final = "notify.deliver"
 
 
 def intel_sync(context: JobContext) -> None:
@@ -46,8 +50,15 @@ def updates_refresh(context: JobContext) -> None:
     refresh_all(context.settings)
 
 
+def notify_deliver(context: JobContext) -> None:
+    from sakimori.services.notifications import deliver_job
+
+    deliver_job(context)
+
+
 HANDLERS: Final[dict[str, Handler]] = {
     INTEL_SYNC: intel_sync,
     ASSESS_OPEN: assess_open,
     UPDATES_REFRESH: updates_refresh,
+    NOTIFY_DELIVER: notify_deliver,
 }

@@ -72,6 +72,8 @@ class Role(StrEnum):
 
 #: Roles that see every organisation (coordinator staff).
 COORDINATOR_ROLES: Final = frozenset({Role.COORDINATOR_ADMIN, Role.ANALYST})
+#: Roles that cannot sign in without a second factor (``services.second_factor``).
+SECOND_FACTOR_ROLES: Final = frozenset({Role.COORDINATOR_ADMIN, Role.MEMBER_ADMIN})
 
 #: The organisation kinds (``model.organisation.KINDS``) a role may be held in.
 ROLE_KINDS: Final[dict[Role, frozenset[str]]] = {
@@ -124,6 +126,9 @@ class Action(StrEnum):
     SIGHTING_READ = "sighting.read"
     SIGHTING_SUMMARY = "sighting.summary"
     SIGHTING_REVIEW = "sighting.review"
+    NOTIFY_READ = "notify.read"
+    NOTIFY_MANAGE = "notify.manage"
+    SECOND_FACTOR_RESET = "second_factor.reset"
 
 
 _ALL: Final = frozenset(Role)
@@ -177,6 +182,12 @@ PERMISSIONS: Final[dict[Action, tuple[frozenset[Role], Scope]]] = {
     Action.SIGHTING_READ: (_STAFF_AND_MEMBERS, Scope.READ),
     Action.SIGHTING_SUMMARY: (COORDINATOR_ROLES, Scope.READ),
     Action.SIGHTING_REVIEW: (COORDINATOR_ROLES, Scope.WRITE),
+    # Notification endpoints and deliveries (services/notifications.py): coordinator admins
+    # for every organisation, member admins for their own.
+    Action.NOTIFY_READ: (frozenset({Role.COORDINATOR_ADMIN, Role.MEMBER_ADMIN}), Scope.READ),
+    Action.NOTIFY_MANAGE: (frozenset({Role.COORDINATOR_ADMIN, Role.MEMBER_ADMIN}), Scope.WRITE),
+    # Resetting another user's second factor (services/second_factor.py).
+    Action.SECOND_FACTOR_RESET: (frozenset({Role.COORDINATOR_ADMIN}), Scope.WRITE),
 }
 
 
@@ -194,6 +205,8 @@ class Principal:
     #: Where the call came from (client address) and its request id, for the audit log.
     source: str | None = None
     request_id: str | None = None
+    #: The session passed the second factor (TOTP or a recovery code) at sign-in.
+    second_factor: bool = False
 
     @property
     def sees_everything(self) -> bool:

@@ -44,6 +44,7 @@ from sakimori.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from sakimori.services import audit
 from sakimori.services.access import (
     ROLE_KINDS,
+    SECOND_FACTOR_ROLES,
     Action,
     Principal,
     Role,
@@ -68,6 +69,12 @@ SESSION_SCOPE = "session"
 SESSION_IDLE = timedelta(hours=2)
 #: … and at the latest this long after sign-in.
 SESSION_MAX_AGE = timedelta(hours=12)
+#: A session that passed the second factor (``services.second_factor``) carries this scope too;
+#: one still waiting for the code, or for the enrolment an administrator makes first, carries
+#: ``pending`` instead of ``read`` and ``write``, and only the second step's pages accept it.
+SECOND_FACTOR_SCOPE = "second_factor"
+PENDING_SCOPE = "pending"
+PENDING_LIFETIME = timedelta(minutes=5)
 
 _TOKEN = re.compile(r"skm_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 _USER_NAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,99}")
@@ -389,13 +396,16 @@ def authenticate(
     now: datetime | None = None,
     *,
     browser: bool = False,
+    pending: bool = False,
 ) -> Principal:
     """The principal a token stands for, or ``Unauthenticated``.
 
     ``browser`` chooses the kind: a browser session (:func:`create_session`) is accepted only
     from the web interface's cookie, an API token only as a bearer token, so a session cookie is
     no API token and an API token no cookie. A session near its idle expiry is renewed (sliding),
-    never past :data:`SESSION_MAX_AGE` from sign-in.
+    never past :data:`SESSION_MAX_AGE` from sign-in. A session waiting for its second step is
+    accepted only with ``pending`` (and then has no scope), and an administrator's session
+    only if it passed the second factor (``SECOND_FACTOR_ROLES``).
     """
     now = now or datetime.now(UTC)
     parsed = _TOKEN.fullmatch(token.strip())
@@ -425,6 +435,13 @@ def authenticate(
             if not user.active
             else "wrong kind (session / API token)"
             if (SESSION_SCOPE in row.scopes) != browser
+            else "pending second step"
+            if browser and (PENDING_SCOPE in row.scopes) != pending
+            else "administrator's session without a second factor"
+            if browser
+            and not pending
+            and Role(membership.role) in SECOND_FACTOR_ROLES
+            and SECOND_FACTOR_SCOPE not in row.scopes
             else None
         )
         if reason:
@@ -432,7 +449,7 @@ def authenticate(
             raise Unauthenticated()
         if row.last_used_at is None or now - _aware(row.last_used_at) >= LAST_USED_RESOLUTION:
             row.last_used_at = now
-        if browser and _aware(row.expires_at) - now < SESSION_IDLE / 2:
+        if browser and not pending and _aware(row.expires_at) - now < SESSION_IDLE / 2:
             row.expires_at = min(now + SESSION_IDLE, _aware(row.created_at) + SESSION_MAX_AGE)
         return Principal(
             user_id=user.id,
@@ -442,6 +459,7 @@ def authenticate(
             organisation=organisation,
             scopes=frozenset(Scope(s) for s in row.scopes if s in _SCOPE_NAMES),
             token_id=row.id,
+            second_factor=SECOND_FACTOR_SCOPE in row.scopes,
         )
 
 
@@ -506,8 +524,16 @@ def create_own_token(
     scopes: Iterable[str],
     lifetime: timedelta = DEFAULT_TOKEN_LIFETIME,
 ) -> tuple[TokenView, str]:
-    """A new token for the principal, with at most the scopes of the token they came with."""
+    """A new token for the principal, with at most the scopes of the token they came with.
+    An administrator's (``SECOND_FACTOR_ROLES``) only from a session that passed the second
+    factor: a stolen administrator's token cannot make itself more tokens."""
     require(principal, Action.TOKEN_MANAGE)
+    if principal.role in SECOND_FACTOR_ROLES and not principal.second_factor:
+        raise PermissionDenied(
+            f"a {principal.role.value}'s API tokens are made from a web session that passed "
+            "the second factor",
+            hint="sign in to the web interface and make the token under API tokens",
+        )
     chosen = _scopes(scopes)
     wider = set(chosen) - {s.value for s in principal.scopes}
     if wider:
@@ -543,25 +569,62 @@ def revoke_own_token(db: Database, principal: Principal, token_id: str) -> Token
 
 
 def create_session(
-    db: Database, key: TokenKey, user: str, now: datetime | None = None
+    db: Database,
+    key: TokenKey,
+    user: str,
+    now: datetime | None = None,
+    *,
+    second_factor: bool = False,
 ) -> tuple[TokenView, str]:
     """A browser session for a signed-in user: a token of the session kind (read, write and
     ``session`` scopes), short-lived (:data:`SESSION_IDLE`), revoked at sign-out and when the
-    user is deactivated. The password must have been checked (:func:`verify_password`)."""
+    user is deactivated. The password must have been checked (:func:`verify_password`), and
+    ``second_factor`` says the second factor was too: without it an administrator
+    (``SECOND_FACTOR_ROLES``) gets no session (``PermissionDenied``)."""
+    scopes = [Scope.READ.value, Scope.WRITE.value, SESSION_SCOPE]
+    if second_factor:
+        scopes.append(SECOND_FACTOR_SCOPE)
+    return _new_session(db, key, user, "web session", scopes, SESSION_IDLE, now)
+
+
+def create_pending_session(
+    db: Database, key: TokenKey, user: str, now: datetime | None = None
+) -> tuple[TokenView, str]:
+    """The sign-in's second step: a session that only the code (or enrolment) pages accept,
+    with no scope, for :data:`PENDING_LIFETIME`. The password must have been checked."""
+    scopes = [SESSION_SCOPE, PENDING_SCOPE]
+    return _new_session(db, key, user, "web sign-in, second step", scopes, PENDING_LIFETIME, now)
+
+
+def _new_session(
+    db: Database,
+    key: TokenKey,
+    user: str,
+    name: str,
+    scopes: list[str],
+    lifetime: timedelta,
+    now: datetime | None,
+) -> tuple[TokenView, str]:
     now = now or datetime.now(UTC)
     token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     with db.transaction() as session:
         owner = _user(session, user)
         if not owner.active:
             raise Conflict(f"user {owner.name!r} is deactivated")
+        role = session.scalar(
+            select(models.Membership.role).where(models.Membership.user_id == owner.id)
+        )
+        full = PENDING_SCOPE not in scopes
+        if full and SECOND_FACTOR_SCOPE not in scopes and role in SECOND_FACTOR_ROLES:
+            raise PermissionDenied(f"a {role} needs a second factor to sign in")
         row = models.ApiToken(
             id=token_id,
             user_id=owner.id,
-            name="web session",
-            scopes=[Scope.READ.value, Scope.WRITE.value, SESSION_SCOPE],
+            name=name,
+            scopes=scopes,
             secret_hash=key.digest(secret),
             created_at=now,
-            expires_at=now + SESSION_IDLE,
+            expires_at=now + lifetime,
         )
         session.add(row)
         return _token_view(row, owner.name), f"{TOKEN_PREFIX}{token_id}_{secret}"

@@ -10,8 +10,9 @@ Exposure: an organisation is exposed when a *current* inventory of one of its as
 affected product, matched by purl (ecosystem, normalised name and, when the purl has one, the
 exact version). CPE and vendor-product matching is not built yet. ``on_new_exposure`` is the
 hook for a new upload: it adds the organisation as a recipient of every live package targeting
-"everyone affected" that it is now exposed to (never a TLP:RED one), and returns what it added;
-sending the notification is the seam for the notification channels (not built).
+"everyone affected" that it is now exposed to (never a TLP:RED one), and returns what it added.
+Publishing, each revision and each recipient added queue their notifications in the same
+transaction (``services.notifications.enqueue_revision``).
 """
 
 from __future__ import annotations
@@ -343,10 +344,12 @@ def approve(db: Database, package_id: int, approver: str) -> PackageView:
             number=pending.number,
         )
         targets = _resolve(session, content)
+        event = "revised" if row.published_revision else "published"
         row.state, pending.status = state, status
         pending.approver, pending.published_at = approver, now
         row.published_revision = pending.number
         _apply_targets(session, package_id, pending.number, targets, now)
+        _notify(session, package_id, pending.number, content, event)
         log.info(
             "package %d revision %d published by %s to %d organisations",
             package_id,
@@ -439,6 +442,23 @@ def _apply_targets(
             held.named_users = list(target.named_users)
 
 
+def _notify(
+    session: Session,
+    package_id: int,
+    number: int,
+    content: Content,
+    event: str,
+    organisations: set[int] | None = None,
+) -> None:
+    """Queue the notifications of this revision in the publishing transaction."""
+    from sakimori.services import notifications  # it imports access, which imports this
+
+    session.flush()
+    notifications.enqueue_revision(
+        session, package_id, number, content, event, organisation_ids=organisations
+    )
+
+
 def exposed_organisations(
     session: Session, products: Iterable[Product], organisation_id: int | None = None
 ) -> set[int]:
@@ -524,6 +544,7 @@ def on_new_exposure(db: Database, organisation: str) -> list[Exposure]:
                 },
                 now,
             )
+            _notify(session, row.id, row.published_revision, content, "exposure", {org.id})
             added.append(Exposure(row.id, organisation))
             log.info("package %d now reaches %s (new exposure)", row.id, organisation)
     return added

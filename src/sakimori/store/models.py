@@ -815,4 +815,105 @@ class ExploitationReviewRow(Base):
 # --- notifications (issue 6; migration 0011) ---
 
 
+class NotifyEndpointRow(Base):
+    """Where an organisation receives package notifications: a webhook URL or an e-mail
+    address, with its filters (``sakimori.notify.filters``). Never deleted (deliveries refer
+    to it); a removed endpoint is inactive."""
+
+    __tablename__ = "notify_endpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    #: webhook | email
+    kind: Mapped[str] = mapped_column(String(10))
+    #: The URL (webhook) or the address (e-mail).
+    target: Mapped[str] = mapped_column(Text)
+    #: A personal e-mail endpoint: the user (of the organisation) whose mailbox it is. Only
+    #: these receive TLP:RED, and only when that user is named.
+    user_name: Mapped[str | None] = mapped_column(String(100))
+    #: ja | en; None: both.
+    language: Mapped[str | None] = mapped_column(String(5))
+    sectors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    vulnerabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    purl_prefixes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    min_tlp: Mapped[str | None] = mapped_column(String(20))
+    max_tlp: Mapped[str | None] = mapped_column(String(20))
+    #: Webhooks: the signing secret, sealed with AES-GCM under a key derived from the server
+    #: key (``sakimori.notify.sealing``); it is needed in clear to sign.
+    sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotifyDeliveryRow(Base):
+    """One notification of one package revision to one endpoint of a recipient: its attempts
+    and outcome. The unique (package, revision, endpoint) makes enqueueing idempotent."""
+
+    __tablename__ = "notify_delivery"
+    __table_args__ = (
+        UniqueConstraint("package_id", "revision", "endpoint_id"),
+        Index("ix_notify_delivery_state_organisation", "state", "organisation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("cm_package.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_endpoint.id", ondelete="CASCADE"), index=True
+    )
+    #: Stable per (package, revision, organisation, endpoint): receivers de-duplicate on it.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: published | revised | exposure
+    cause: Mapped[str] = mapped_column(String(20))
+    #: pending | delivered | dead | dropped (no longer entitled when its turn came)
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 # --- second factor (issue 4; migration 0012) ---
+
+
+class UserTotp(Base):
+    """A user's TOTP second factor (``sakimori.services.second_factor``).
+
+    ``secret`` is sealed (AES-256-GCM under a key derived from the server key, bound to the
+    user's id; ``sakimori.totp.SecretBox``). ``confirmed_at`` is empty while the enrolment waits
+    for its first code; ``last_step`` is the TOTP step of the last code accepted (a code is
+    accepted only for a later step, so none is used twice).
+    """
+
+    __tablename__ = "user_totp"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code, stored only as an HMAC-SHA256 under a derived server key."""
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

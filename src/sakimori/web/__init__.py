@@ -25,7 +25,7 @@ from sakimori.api import problems
 from sakimori.api.deps import Runtime
 from sakimori.errors import SakimoriError
 from sakimori.services.identity import Unauthenticated
-from sakimori.web import admin, auth, pages, updates_pages
+from sakimori.web import admin, auth, pages, second_factor, updates_pages
 from sakimori.web.render import CONTENT_SECURITY_POLICY, PREFIX, Renderer, url
 from sakimori.web.sessions import SignInThrottle
 
@@ -36,7 +36,13 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 #: Every router of the pages; the web authorisation matrix reads its routes from here.
-ROUTERS: tuple[APIRouter, ...] = (auth.router, pages.router, admin.router, updates_pages.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    second_factor.router,
+    pages.router,
+    admin.router,
+    updates_pages.router,
+)
 
 
 def route_table() -> list[tuple[str, str]]:

@@ -109,6 +109,12 @@ def signin(
         log.info("failed sign-in for user %s from %s", name, address)
         message = pages.translate(request, "The user name or the password is wrong.")
         return _signin_page(request, pages, rt, next, message, 401)
+    from sakimori.web.second_factor import after_password  # it uses this module's helpers
+
+    second_step = after_password(request, name, next)
+    if second_step is not None:  # the throttle forgets the user only after the second step
+        log.info("user %s gave the right password from %s; second step", name, address)
+        return second_step
     throttle.succeeded(name)
     try:
         _, token = identity.create_session(rt.database, rt.key, name)

@@ -49,7 +49,10 @@ def list_tokens(principal: PrincipalDep, rt: RuntimeDep) -> list[TokenOut]:
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, responses=responses(400, 403))
 def create_token(body: TokenIn, principal: PrincipalDep, rt: RuntimeDep) -> TokenCreated:
-    """A new token for the caller, with at most the scopes of the token used to ask."""
+    """A new token for the caller, with at most the scopes of the token used to ask.
+
+    A coordinator or member admin's tokens are made only from a web session that passed the
+    second factor (API tokens under the web interface): with an API token they get 403."""
     view, secret = identity.create_own_token(
         rt.database, rt.key, principal, body.name, body.scopes, timedelta(days=body.expires_in_days)
     )
