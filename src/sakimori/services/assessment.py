@@ -439,19 +439,23 @@ def _context_data(context: AssetContext) -> dict[str, Any]:
 
 def _contexts(session: Session, where: ColumnElement[bool]) -> dict[int, AssetContext]:
     """The asset contexts in scope, by ``triage_context`` id; each asset points to its own."""
-    assets = sets.scope_assets(session, where)
-    found: dict[str, AssetContext] = {}
+    found: dict[tuple[object, ...], tuple[str, AssetContext]] = {}
     wanted: list[tuple[int, str, int | None]] = []
-    for asset_id, criticality, internet_facing, environment, sectors, stored in assets:
-        context = asset_context(criticality, internet_facing, environment, sectors)
-        key = sets.digest(_context_data(context))
-        found.setdefault(key, context)
-        wanted.append((asset_id, key, stored))
-    ids = sets.context_ids(session, {key: _context_data(c) for key, c in found.items()})
+    for asset_id, criticality, internet_facing, environment, sectors, stored in sets.scope_assets(
+        session, where
+    ):
+        raw = (criticality, internet_facing, environment, tuple(sectors))
+        known = found.get(raw)
+        if known is None:  # thousands of assets share a few hundred contexts
+            context = asset_context(criticality, internet_facing, environment, sectors)
+            known = found[raw] = (sets.digest(_context_data(context)), context)
+        wanted.append((asset_id, known[0], stored))
+    contexts = dict(found.values())
+    ids = sets.context_ids(session, {key: _context_data(c) for key, c in contexts.items()})
     sets.update_asset_contexts(
         session, [(asset, ids[key]) for asset, key, stored in wanted if stored != ids[key]]
     )
-    return {ids[key]: context for key, context in found.items()}
+    return {ids[key]: context for key, context in contexts.items()}
 
 
 def _rules(

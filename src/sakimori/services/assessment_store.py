@@ -195,9 +195,10 @@ def ensure_shapes(session: Session, where: ColumnElement[bool]) -> int:
         .where(where, FINDING.c.shape_id.is_(None))
         .distinct()
     )
-    found = session.execute(query).all()
-    if not found:
+    missing = select(FINDING.c.id).where(where, FINDING.c.shape_id.is_(None)).limit(1)
+    if session.execute(missing).first() is None:  # the usual case: reconciliation set them all
         return 0
+    found = session.execute(query).all()
     ids = shape_ids(
         session,
         [
@@ -270,24 +271,24 @@ def update_shapes(session: Session, changes: Sequence[tuple[int, str | None, int
 
 def scope_assets(
     session: Session, where: ColumnElement[bool]
-) -> list[tuple[int, str, bool | None, str | None, list[str], int | None]]:
+) -> Sequence[tuple[int, str, bool | None, str | None, list[str], int | None]]:
     """(asset id, criticality, internet-facing, environment, sectors, context id) of the assets
-    of the findings in scope."""
-    asset, organisation = models.Asset, models.Organisation
+    of the findings in scope (a Core query: ten thousand rows, no ORM objects)."""
+    organisation: Table = models.Organisation.__table__  # type: ignore[assignment]
     held = select(FINDING.c.asset_id).where(where).distinct()
     query = (
         select(
-            asset.id,
-            asset.criticality,
-            asset.internet_facing,
-            asset.environment,
-            organisation.sectors,
-            asset.triage_context_id,
+            ASSET.c.id,
+            ASSET.c.criticality,
+            ASSET.c.internet_facing,
+            ASSET.c.environment,
+            organisation.c.sectors,
+            ASSET.c.triage_context_id,
         )
-        .join(organisation, organisation.id == asset.organisation_id)
-        .where(asset.id.in_(held))
+        .select_from(ASSET.join(organisation, organisation.c.id == ASSET.c.organisation_id))
+        .where(ASSET.c.id.in_(held))
     )
-    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+    return session.execute(query).all()
 
 
 def context_ids(session: Session, contexts: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:

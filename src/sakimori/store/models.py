@@ -343,7 +343,9 @@ class Finding(Base):
     #: and the vulnerability part of the explanation; the rule of (class, asset context) the
     #: outcomes and deadline terms. ``store.triage_view`` joins them; nothing is written here
     #: when a decision or deadline changes.
-    shape_id: Mapped[int | None] = mapped_column(ForeignKey("triage_shape.id"), index=True)
+    #: Not indexed: nothing looks findings up by shape, and an index would make every write of
+    #: a new shape id a non-HOT update that touches all the finding's indexes.
+    shape_id: Mapped[int | None] = mapped_column(ForeignKey("triage_shape.id"))
     #: The deadline in force when the finding closed (None while open; and when none was set):
     #: a later policy change does not rewrite whether it was closed on time.
     closed_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

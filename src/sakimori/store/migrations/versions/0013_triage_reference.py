@@ -152,8 +152,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("vclass", "context_id", name=op.f("pk_triage_rule")),
     )
-    _add_reference("finding", "shape_id", "triage_shape")
-    op.create_index(op.f("ix_finding_shape_id"), "finding", ["shape_id"], unique=False)
+    _add_reference("finding", "shape_id", "triage_shape")  # not indexed: see models.Finding
     op.add_column(
         "finding", sa.Column("closed_deadline", sa.DateTime(timezone=True), nullable=True)
     )
@@ -227,7 +226,6 @@ def downgrade() -> None:
     op.execute("UPDATE finding SET deadline = closed_deadline WHERE closed_at IS NOT NULL")
     _drop_reference("asset", "triage_context_id", "triage_context")
     op.drop_column("finding", "closed_deadline")
-    op.drop_index(op.f("ix_finding_shape_id"), table_name="finding")
     _drop_reference("finding", "shape_id", "triage_shape")
     op.drop_table("triage_rule")
     op.drop_table("triage_shape")
