@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Integer, any_, bindparam, func, select
+from sqlalchemy import Integer, Table, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from sakimori.formats.limits import Limits
 from sakimori.matching import AdvisoryIndex, PackageVersion, match_components, package_version_of
@@ -277,21 +277,24 @@ def _held_components(
     asset exists (an index probe each): joining a ``max(version)`` per asset instead made
     PostgreSQL walk every inventory when its estimate for a popular package was low.
     """
-    inventory, component = models.Inventory, models.InventoryComponent
-    newer = aliased(models.Inventory)
+    # Core tables, not ORM entities: ten thousand rows come back, and the ORM's row handling
+    # cost more than the query.
+    inventory: Table = models.Inventory.__table__  # type: ignore[assignment]
+    component: Table = models.InventoryComponent.__table__  # type: ignore[assignment]
+    newer = inventory.alias("newer")
     is_current = ~(
-        select(newer.id)
-        .where(newer.asset_id == inventory.asset_id, newer.version > inventory.version)
+        select(newer.c.id)
+        .where(newer.c.asset_id == inventory.c.asset_id, newer.c.version > inventory.c.version)
         .exists()
     )
     columns = (
-        inventory.asset_id,
-        inventory.version,
-        component.display_name,
-        component.version,
-        component.ecosystem,
-        component.purl,
-        component.release,
+        inventory.c.asset_id,
+        inventory.c.version,
+        component.c.display_name,
+        component.c.version,
+        component.c.ecosystem,
+        component.c.purl,
+        component.c.release,
     )
     held: dict[int, list[Component]] = {}
     versions: dict[int, int] = {}
@@ -300,9 +303,9 @@ def _held_components(
         for part in store.chunks(names, 500):
             rows = session.execute(
                 select(*columns)
-                .join(inventory, inventory.id == component.inventory_id)
-                .where(component.ecosystem == ecosystem, component.name.in_(part), is_current)
-                .order_by(inventory.asset_id, component.id)
+                .select_from(component.join(inventory, inventory.c.id == component.c.inventory_id))
+                .where(component.c.ecosystem == ecosystem, component.c.name.in_(part), is_current)
+                .order_by(inventory.c.asset_id, component.c.id)
             )
             for asset_id, inventory_version, name, version, eco, purl, release in rows:
                 identity = (name, version, eco, purl, release)
