@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from sakimori.services.assessment_evidence import (
 )
 from sakimori.store import intel as store
 from sakimori.store import models
+from sakimori.store.db import aware
 from sakimori.store.triage_view import triaged
 from sakimori.triage.config import DEFAULT_CONFIG, TriageConfig
 from sakimori.triage.decide import Decision, DecisionTables, decide
@@ -329,7 +330,7 @@ def _outcome(rule: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
 
 
 def _comparable(value: Any) -> Any:
-    return _aware(value) if isinstance(value, datetime) else value
+    return aware(value) if isinstance(value, datetime) else value
 
 
 def _summary(rule: Mapping[str, Any] | None) -> list[Any] | None:
@@ -524,11 +525,7 @@ def _seconds(span: timedelta | None) -> int | None:
 def _first_seen(stored: Any) -> datetime:
     """``first_seen_at`` as stored (SQLite: text; PostgreSQL: a timestamp) -> aware datetime."""
     moment = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
-    return _aware(moment)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware(moment)
 
 
 def assess_asset(
@@ -598,8 +595,7 @@ def deadline_of(session: Session, finding_id: int) -> tuple[datetime | None, str
         raise NotFound(f"no finding {finding_id}", hint="see `sakimori finding list`")
     first_seen, closed_at, closed_deadline, plan, policy = found
     if closed_at is not None:
-        due = _aware(closed_deadline) if closed_deadline else None
-        return due, "the deadline in force when the finding was closed", policy
+        return aware(closed_deadline), "the deadline in force when the finding was closed", policy
     if plan is None:
         return None, "no policy applied", None
     return earliest(plan_from_json(plan), _first_seen(first_seen))
@@ -635,7 +631,7 @@ def revisions(session: Session, limit: int = 20) -> list[Revision]:
         .limit(limit)
     )
     return [
-        Revision(i, _aware(at), why, policy, shapes, rules, findings)
+        Revision(i, aware(at), why, policy, shapes, rules, findings)
         for i, at, why, policy, shapes, rules, findings in session.execute(query)
     ]
 

@@ -24,7 +24,7 @@ import hashlib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -49,6 +49,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sakimori.store import models
+from sakimori.store.db import aware
 from sakimori.store.intel import chunks
 from sakimori.store.triage_view import shape_digest
 from sakimori.triage.decide import Decision
@@ -336,8 +337,7 @@ def rules(session: Session, vclasses: Collection[str]) -> dict[tuple[str, int], 
         query = select(RULE.c.vclass, RULE.c.context_id, *columns).where(RULE.c.vclass.in_(part))
         for vclass, context, *values in session.execute(query):
             row = dict(zip(RULE_COLUMNS, values, strict=True))
-            if row["kev_end"] is not None and row["kev_end"].tzinfo is None:
-                row["kev_end"] = row["kev_end"].replace(tzinfo=UTC)  # SQLite: stored as UTC
+            row["kev_end"] = aware(row["kev_end"])
             found[(vclass, context)] = row
     return found
 

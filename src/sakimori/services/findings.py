@@ -21,7 +21,7 @@ from sakimori.model.lifecycle import CLOSED, Move, State, check
 from sakimori.services.organisations import asset as find_asset
 from sakimori.services.organisations import organisation
 from sakimori.store import models
-from sakimori.store.db import Database
+from sakimori.store.db import Database, aware
 from sakimori.store.triage_view import triaged
 
 
@@ -123,16 +123,11 @@ def _query(session: Session, filters: Filters) -> Select[Any]:
 def list_findings(db: Database, filters: Filters) -> list[FindingView]:
     with db.transaction() as session:
         return [
-            _view(row, f"{org}/{asset}", (decision, priority, _aware(due)))
+            _view(row, f"{org}/{asset}", (decision, priority, aware(due)))
             for row, org, asset, decision, priority, due in session.execute(
                 _query(session, filters)
             )
         ]
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """A deadline as read: SQLite returns naive datetimes; Sakimori stores UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _triage(session: Session, finding_id: int) -> Triage:
@@ -142,7 +137,7 @@ def _triage(session: Session, finding_id: int) -> Triage:
         .select_from(view.joined)
         .where(models.Finding.id == finding_id)
     ).one()
-    return found[0], found[1], _aware(found[2])
+    return found[0], found[1], aware(found[2])
 
 
 def _row(session: Session, finding_id: int, *, lock: bool = False) -> models.Finding:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from sakimori.model.lifecycle import CLOSED, State
 from sakimori.store import models
-from sakimori.store.db import Database
+from sakimori.store.db import Database, aware
 from sakimori.store.triage_view import triaged
 
 #: Closed states that mean the exposure was removed or neutralised (not "declared away").
@@ -76,12 +76,6 @@ class Report:
         }
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def _count(
     figures: Figures,
     state: str,
@@ -139,7 +133,7 @@ def report(
         ):
             if sector and sector not in sectors:
                 continue
-            first, closed, due = _aware(first_seen), _aware(closed_at), _aware(deadline)
+            first, closed, due = aware(first_seen), aware(closed_at), aware(deadline)
             assert first is not None
             targets = [result.overall, result.organisations.setdefault(org, Figures())]
             targets += [result.sectors.setdefault(s, Figures()) for s in sectors]

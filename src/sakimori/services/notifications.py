@@ -47,7 +47,7 @@ from sakimori.packages.model import Content, Receipt, Tlp
 from sakimori.services import audit
 from sakimori.services.access import Action, Principal, require
 from sakimori.store import models
-from sakimori.store.db import Database
+from sakimori.store.db import Database, aware
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +111,6 @@ class DeliveryView:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def job_key(delivery_id: int, attempt: int) -> str:
@@ -583,7 +577,7 @@ def _endpoint_view(row: models.NotifyEndpointRow, slug: str) -> EndpointView:
         filters=_filters(row),
         active=row.active,
         created_by=row.created_by,
-        created_at=_aware(row.created_at) or row.created_at,
+        created_at=aware(row.created_at) or row.created_at,
     )
 
 
@@ -662,11 +656,11 @@ def _delivery_view(row: models.NotifyDeliveryRow, slug: str, kind: str) -> Deliv
         state=row.state,
         attempts=row.attempts,
         max_attempts=row.max_attempts,
-        next_attempt_at=_aware(row.next_attempt_at),
+        next_attempt_at=aware(row.next_attempt_at),
         last_status=row.last_status,
         last_error=row.last_error,
-        created_at=_aware(row.created_at) or row.created_at,
-        finished_at=_aware(row.finished_at),
+        created_at=aware(row.created_at) or row.created_at,
+        finished_at=aware(row.finished_at),
     )
 
 

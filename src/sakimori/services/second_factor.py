@@ -36,7 +36,7 @@ from sakimori.services import audit
 from sakimori.services.access import SECOND_FACTOR_ROLES, Action, Principal, Role, require
 from sakimori.services.identity import SESSION_SCOPE, TokenKey
 from sakimori.store import models
-from sakimori.store.db import Database
+from sakimori.store.db import Database, aware
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,6 @@ class Enrolment:
 
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _box(key: TokenKey) -> totp.SecretBox:
@@ -170,7 +164,7 @@ def status(db: Database, user: str) -> Status:
             role=role.value,
             required=required(role),
             enrolled=row is not None,
-            confirmed_at=None if row is None else _aware(row.confirmed_at),
+            confirmed_at=None if row is None else aware(row.confirmed_at),
             recovery_codes_left=int(left or 0) if row is not None else 0,
         )
 

@@ -41,6 +41,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from sakimori.store import models
+from sakimori.store.db import aware
 from sakimori.triage.policy import DeadlineTerms, due_from_terms
 
 FINDING = models.Finding.__table__
@@ -200,9 +201,7 @@ def finding_triage(session: Session, finding_ids: Sequence[int]) -> dict[int, Fi
     )
     found: dict[int, FindingTriage] = {}
     for finding_id, decision, priority, bod, policy, due in session.execute(query):
-        if due is not None and due.tzinfo is None:  # SQLite: naive, stored as UTC
-            due = due.replace(tzinfo=UTC)
-        found[finding_id] = FindingTriage(decision, priority, bod, policy, due)
+        found[finding_id] = FindingTriage(decision, priority, bod, policy, aware(due))
     return found
 
 
