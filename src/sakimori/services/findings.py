@@ -22,7 +22,7 @@ from sakimori.services.organisations import asset as find_asset
 from sakimori.services.organisations import organisation
 from sakimori.store import models
 from sakimori.store.db import Database, aware
-from sakimori.store.triage_view import triaged
+from sakimori.store.triage_view import finding_triage, triaged
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +131,8 @@ def list_findings(db: Database, filters: Filters) -> list[FindingView]:
 
 
 def _triage(session: Session, finding_id: int) -> Triage:
-    view = triaged()
-    found = session.execute(
-        select(view.decision, view.priority, view.deadline)
-        .select_from(view.joined)
-        .where(models.Finding.id == finding_id)
-    ).one()
-    return found[0], found[1], aware(found[2])
+    found = finding_triage(session, [finding_id])[finding_id]
+    return found.decision, found.priority, found.deadline
 
 
 def _row(session: Session, finding_id: int, *, lock: bool = False) -> models.Finding:
