@@ -12,21 +12,22 @@ Measured per run:
 - **recipients resolved**: ``services.packages._resolve`` (the audience and exposure under TLP
   → the recipient set) for the package, in its own transaction;
 - **publish**: ``services.packages.approve`` — resolving, writing the 10,000 recipients and
-  queueing one delivery and one job per endpoint, in one transaction;
+  queueing one delivery per endpoint and the jobs of their first attempts (``--batch``
+  webhooks to a job, ``SAKIMORI_NOTIFY_BATCH``), in one transaction;
 - **delivery**: from the publication's commit until the last delivery is recorded
   ``delivered``, with two ``sakimori worker`` processes (``SAKIMORI_JOBS=postgres``,
   ``--concurrency`` threads each) started beforehand, sending to a sink on 127.0.0.1 (uvicorn,
   one process, a raw ASGI app) that verifies every signature, de-duplicates by idempotency key
   and answers 500 to the first attempt of one notification in ``--fail-every`` (so retries
-  run, with a short backoff, during the measurement);
+  run, each in a job of its own, with a short backoff, during the measurement);
 - **baseline**, same run and workers: the same number of jobs that do nothing
   (``bench.noop``) — what the queue alone costs; the ratio says what a delivery adds.
 
 Everything shares the machine's CPUs: PostgreSQL, the two workers, the sink and this script.
 
 Run: ``.venv/bin/python benchmarks/bench_notifications.py [--runs 3] [--organisations 10000]
-[--concurrency 8] [--fail-every 50]``; needs PostgreSQL at ``SAKIMORI_TEST_POSTGRES_URL``;
-writes ``benchmarks/results/notifications.json``.
+[--concurrency 8] [--fail-every 50] [--batch 50]``; needs PostgreSQL at
+``SAKIMORI_TEST_POSTGRES_URL``; writes ``benchmarks/results/notifications.json``.
 """
 
 from __future__ import annotations
@@ -256,6 +257,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             "SAKIMORI_NOTIFY_BACKOFF": "0.05",
             "SAKIMORI_NOTIFY_BACKOFF_CAP": "0.2",
             "SAKIMORI_NOTIFY_TIMEOUT": "10",
+            "SAKIMORI_NOTIFY_BATCH": str(args.batch),
             "BENCH_SINK_FAIL_EVERY": str(args.fail_every),
             "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks"), str(ROOT / "src")]),
         }
@@ -351,7 +353,9 @@ def main() -> None:
     parser.add_argument("--organisations", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--fail-every", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=50, help="webhook deliveries per job")
     args = parser.parse_args()
+    os.environ["SAKIMORI_NOTIFY_BATCH"] = str(args.batch)  # publishing runs in this process
     info = machine()
     runs = []
     for n in range(args.runs):
@@ -397,6 +401,7 @@ def main() -> None:
         "workers": 2,
         "concurrency": args.concurrency,
         "fail_every": args.fail_every,
+        "batch": args.batch,
         "runs": runs,
         "medians": medians,
         "ratio_to_noop_jobs": rate / base,

@@ -178,3 +178,7 @@ def test_settings_refuse_nonsense() -> None:
         NotifySettings.load({"SAKIMORI_NOTIFY_TIMEOUT": "soon"})
     with pytest.raises(ConfigurationError, match="BACKOFF"):
         NotifySettings.load({"SAKIMORI_NOTIFY_BACKOFF": "10", "SAKIMORI_NOTIFY_BACKOFF_CAP": "5"})
+    assert NotifySettings.load({}).batch == 50
+    assert NotifySettings.load({"SAKIMORI_NOTIFY_BATCH": "1"}).batch == 1
+    with pytest.raises(ConfigurationError, match="BATCH"):
+        NotifySettings.load({"SAKIMORI_NOTIFY_BATCH": "0"})

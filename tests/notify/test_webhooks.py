@@ -93,13 +93,15 @@ def test_every_notification_takes_effect_exactly_once(platform: Platform) -> Non
     with platform.db.transaction() as session:
         view = package_service.get(platform.db, package_id, latest=False)
         assert service.enqueue_revision(session, package_id, 2, view.content, "revised") == 0
+        first = [r.id for r in rows if r.revision == 1]  # one batch: its key is taken
         assert not enqueue(
             session,
             NOTIFY_DELIVER,
-            {"delivery": rows[0].id, "attempt": 1},
-            service.job_key(rows[0].id, 1),
+            {"deliveries": first, "attempt": 1},
+            service.job_key(first[0], 1, first[-1]),
         )
         enqueue(session, NOTIFY_DELIVER, {"delivery": rows[0].id, "attempt": 1}, "rerun")
+        enqueue(session, NOTIFY_DELIVER, {"deliveries": first, "attempt": 1}, "rerun-batch")
     drain(platform)
     assert len(receiver.requests) == before
     assert deliveries(platform, package_id)[0].state == "delivered"

@@ -17,7 +17,17 @@ small and uses PostgreSQL's own tools, as the library does:
   timer, no clock.
 - *finishing*: the handler's session commits with ``UPDATE job SET state = 'done' WHERE
   id = … AND claim = …``; if another worker has taken the job over, nothing matches and the
-  effect is rolled back.
+  effect is rolled back. The advisory lock is released in that same transaction, after the
+  update: until the commit the row lock of the update keeps other workers off the job (their
+  search for orphans skips locked rows), and a commit that fails is a rollback, as a crash.
+- *cost* (PostgreSQL): a job takes two transactions — the claim (a ``SELECT … FOR UPDATE
+  SKIP LOCKED`` that reads the job, the advisory lock, the ``running`` update) and the run
+  (the handler's statements, the done mark, the unlock). The claim commits without waiting
+  for the WAL flush: a claim lost with a server crash only lets the job be claimed again.
+  Claiming several jobs per transaction was weighed and left out: the jobs claimed together
+  wait behind the first (an hour of ``intel.sync`` would hold back the notifications claimed
+  with it while other workers sit idle); work that comes in many small pieces batches itself
+  instead (``notify.deliver`` sends up to ``SAKIMORI_NOTIFY_BATCH`` webhooks in one job).
 - *failing*: transient errors (``is_transient``) are retried after ``backoff · 2^(n−1)``
   seconds; after ``max_attempts`` tries, or on any other error, the job is ``dead`` with its
   last error (the dead-letter state: ``sakimori worker --dead`` lists them).
@@ -37,7 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, Row, select, text, update
 from sqlalchemy.orm import Session
 
 from sakimori.config import Settings
@@ -60,6 +70,18 @@ class Claimed:
     attempt: int
     max_attempts: int
     claim: str
+
+
+#: What a claim reads of a candidate job (one statement with the row lock, PostgreSQL).
+_CANDIDATE: Final = select(
+    models.JobRow.id,
+    models.JobRow.name,
+    models.JobRow.payload,
+    models.JobRow.state,
+    models.JobRow.attempts,
+    models.JobRow.max_attempts,
+    models.JobRow.claim,
+)
 
 
 class _LostClaim(Exception):
@@ -139,36 +161,38 @@ class Runner:
         held: int | None = None
         try:
             with connection.begin():
-                queued = connection.scalars(
-                    select(models.JobRow.id)
-                    .where(models.JobRow.state == QUEUED, models.JobRow.run_after <= now)
+                # A claim lost with the server's last unflushed WAL leaves the job queued (or
+                # running with its lock gone): it is simply claimed again, and the job's done
+                # mark comes later in the WAL. So the claim need not wait for the flush.
+                connection.execute(text("SET LOCAL synchronous_commit = off"))
+                queued = connection.execute(
+                    _CANDIDATE.where(models.JobRow.state == QUEUED, models.JobRow.run_after <= now)
                     .order_by(models.JobRow.run_after, models.JobRow.id)
                     .limit(10)
                     .with_for_update(skip_locked=True)
                 ).all()
-                orphans: list[int] = []
+                orphans: list[Row[Any]] = []
                 if not queued:
                     orphans = list(
-                        connection.scalars(
-                            select(models.JobRow.id)
-                            .where(models.JobRow.state == RUNNING)
+                        connection.execute(
+                            _CANDIDATE.where(models.JobRow.state == RUNNING)
                             .order_by(models.JobRow.id)
                             .limit(100)
                             .with_for_update(skip_locked=True)
                         ).all()
                     )
-                for job_id in [*queued, *orphans]:
-                    if not self._try_lock(connection, job_id):
+                for row in [*queued, *orphans]:
+                    if not self._try_lock(connection, row.id):
                         continue  # running, and its worker is alive
-                    held = job_id
-                    if job_id in orphans:
-                        log.warning("job %d: its worker is gone; running it again", job_id)
-                    taken = self._take(connection, job_id, now)
+                    held = row.id
+                    if row.state == RUNNING:
+                        log.warning("job %d: its worker is gone; running it again", row.id)
+                    taken = self._take(connection, row, now)
                     if taken is not None:
                         return taken
                     connection.execute(
                         text("SELECT pg_advisory_unlock(:space, :id)"),
-                        {"space": LOCK_SPACE, "id": job_id},
+                        {"space": LOCK_SPACE, "id": row.id},
                     )
                     held = None
         except BaseException:
@@ -180,28 +204,19 @@ class Runner:
     def _claim_sqlite(self) -> Claimed | None:
         now = _now()
         with self.db.engine.begin() as connection:
-            for job_id in connection.scalars(
-                select(models.JobRow.id)
-                .where(models.JobRow.state == QUEUED, models.JobRow.run_after <= now)
+            for row in connection.execute(
+                _CANDIDATE.where(models.JobRow.state == QUEUED, models.JobRow.run_after <= now)
                 .order_by(models.JobRow.run_after, models.JobRow.id)
                 .limit(10)
             ).all():
-                taken = self._take(connection, job_id, now)
+                taken = self._take(connection, row, now)
                 if taken is not None:
                     return taken
         return None
 
-    def _take(self, connection: Connection, job_id: int, now: datetime) -> Claimed | None:
-        row = connection.execute(
-            select(
-                models.JobRow.name,
-                models.JobRow.payload,
-                models.JobRow.state,
-                models.JobRow.attempts,
-                models.JobRow.max_attempts,
-                models.JobRow.claim,
-            ).where(models.JobRow.id == job_id)
-        ).one()
+    def _take(self, connection: Connection, row: Row[Any], now: datetime) -> Claimed | None:
+        """Claim the job ``row`` was read from, if it is still as read (compare-and-set)."""
+        job_id = row.id
         unchanged = (
             (models.JobRow.id == job_id)
             & (models.JobRow.state == row.state)
@@ -252,16 +267,20 @@ class Runner:
         claimed = self.claim()
         if claimed is None:
             return False
+        released = False
         try:
-            self._run(claimed)
+            released = self._run(claimed)
         finally:
-            if self.postgres:
+            if self.postgres and not released:
                 self._unlock(claimed.id)
         return True
 
-    def _run(self, claimed: Claimed) -> None:
+    def _run(self, claimed: Claimed) -> bool:
+        """Run the job's handler and finish it, or record its failure; True once the job's
+        advisory lock is released (PostgreSQL: in the transaction of its done mark)."""
         handler = self.handlers.get(claimed.name)
         log.info("job %d (%s) attempt %d", claimed.id, claimed.name, claimed.attempt)
+        released = False
         try:
             if handler is None:
                 raise LookupError(f"no handler for jobs named {claimed.name!r}")
@@ -286,12 +305,22 @@ class Runner:
                 ).first()
                 if finished is None:
                     raise _LostClaim()
+                if self.postgres:
+                    # The job's row stays locked by the done mark until the commit: a worker
+                    # looking for orphans skips it (SKIP LOCKED), then sees it done. A commit
+                    # that fails rolls the mark back with the lock already gone, as a crash does.
+                    session.execute(
+                        text("SELECT pg_advisory_unlock(:space, :id)"),
+                        {"space": LOCK_SPACE, "id": claimed.id},
+                    )
+                    released = True
         except _LostClaim:
             log.warning("job %d: another worker took it over; this run is rolled back", claimed.id)
         except Exception as exc:  # a job's failure is recorded, never the worker's end
             self._failed(claimed, exc)
         else:
             log.info("job %d (%s) done", claimed.id, claimed.name)
+        return released
 
     def _failed(self, claimed: Claimed, exc: Exception) -> None:
         retry = is_transient(exc) and claimed.attempt < claimed.max_attempts

@@ -4,6 +4,8 @@
     SAKIMORI_NOTIFY_BACKOFF        seconds before the first retry (default 30), doubled per try
     SAKIMORI_NOTIFY_BACKOFF_CAP    longest wait between tries (default 3600)
     SAKIMORI_NOTIFY_TIMEOUT        seconds a webhook or SMTP server has to answer (default 10)
+    SAKIMORI_NOTIFY_BATCH          first-attempt webhook deliveries sent by one job (default
+                                   50; 1 sends each by a job of its own)
     SAKIMORI_PUBLIC_URL            the platform's address, for links in e-mails
                                    (default http://127.0.0.1:8000)
     SAKIMORI_SMTP_HOST             SMTP server (default: none — e-mail endpoints are
@@ -32,6 +34,7 @@ class NotifySettings:
     backoff: float = 30.0
     backoff_cap: float = 3600.0
     timeout: float = 10.0
+    batch: int = 50
     public_url: str = "http://127.0.0.1:8000"
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -49,6 +52,8 @@ class NotifySettings:
             )
         if self.timeout <= 0:
             raise ConfigurationError("SAKIMORI_NOTIFY_TIMEOUT must be greater than zero")
+        if not 1 <= self.batch <= 1000:
+            raise ConfigurationError("SAKIMORI_NOTIFY_BATCH must be between 1 and 1000")
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> NotifySettings:
@@ -71,6 +76,7 @@ class NotifySettings:
             backoff=number("NOTIFY_BACKOFF", 30.0),
             backoff_cap=number("NOTIFY_BACKOFF_CAP", 3600.0),
             timeout=number("NOTIFY_TIMEOUT", 10.0),
+            batch=int(number("NOTIFY_BATCH", 50)),
             public_url=(pick("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
             smtp_host=pick("SMTP_HOST"),
             smtp_port=int(number("SMTP_PORT", 25)),

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import DateTime, String, cast, func, insert, literal, select, text
+from sqlalchemy import Row, insert, select, text
 from sqlalchemy.orm import Session
 
 from sakimori.config import Settings
@@ -113,8 +113,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def job_key(delivery_id: int, attempt: int) -> str:
-    return f"{DELIVER}:{delivery_id}:{attempt}"
+def job_key(delivery_id: int, attempt: int, last: int | None = None) -> str:
+    """The key of the job making attempt ``attempt`` of one delivery, or of the batch of
+    deliveries from ``delivery_id`` to ``last`` (batches of a revision never overlap)."""
+    span = delivery_id if last is None or last == delivery_id else f"{delivery_id}-{last}"
+    return f"{DELIVER}:{span}:{attempt}"
+
+
+def _payload(deliveries: list[int], attempt: int) -> dict[str, Any]:
+    if len(deliveries) == 1:
+        return {"delivery": deliveries[0], "attempt": attempt}
+    return {"deliveries": deliveries, "attempt": attempt}
 
 
 # -- enqueueing, in the publishing transaction ----------------------------------------------------
@@ -131,13 +140,15 @@ def enqueue_revision(
     attempts: int | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Write a delivery and its job for every endpoint of the package's active recipients
-    (or only of ``organisation_ids``) that may receive this revision; returns how many.
+    """Write a delivery for every endpoint of the package's active recipients (or only of
+    ``organisation_ids``) that may receive this revision, and the jobs of their first
+    attempts; returns how many deliveries.
 
     Endpoints already holding a delivery of this revision are skipped, so calling it again
     adds nothing."""
     moment = now or _now()
-    budget = attempts or NotifySettings.load().attempts
+    notify = NotifySettings.load()
+    budget = attempts or notify.attempts
     endpoint, recipient = models.NotifyEndpointRow, models.PackageRecipientRow
     query = (
         select(
@@ -159,6 +170,7 @@ def enqueue_revision(
             recipient.active.is_(True),
             endpoint.active.is_(True),
         )
+        .order_by(endpoint.id)
     )
     wanted = None if organisation_ids is None else set(organisation_ids)
     if wanted is not None and len(wanted) <= 1000:
@@ -171,7 +183,7 @@ def enqueue_revision(
             )
         )
     )
-    chosen: list[tuple[int, int]] = []
+    chosen: list[tuple[int, int, str]] = []
     for row in session.execute(query):
         if row.id in done or (wanted is not None and row.organisation_id not in wanted):
             continue
@@ -180,7 +192,7 @@ def enqueue_revision(
             continue
         if not _filters(row).matches(content):
             continue
-        chosen.append((row.id, row.organisation_id))
+        chosen.append((row.id, row.organisation_id, row.kind))
     if not chosen:
         return 0
     inserted = session.execute(
@@ -203,11 +215,11 @@ def enqueue_revision(
                 "next_attempt_at": moment,
                 "created_at": moment,
             }
-            for endpoint_id, org_id in chosen
+            for endpoint_id, org_id, _ in chosen
         ],
     ).scalars()
-    ids = list(inserted)
-    _enqueue_first_attempts(session, package_id, revision, min(ids), max(ids), moment)
+    kinds = [kind for _, _, kind in chosen]
+    _enqueue_first_attempts(session, list(zip(inserted, kinds, strict=True)), notify.batch, moment)
     log.info(
         "package %d revision %d: %d notifications queued (%s)",
         package_id,
@@ -219,47 +231,31 @@ def enqueue_revision(
 
 
 def _enqueue_first_attempts(
-    session: Session, package_id: int, revision: int, first: int, last: int, now: datetime
+    session: Session, deliveries: list[tuple[int, str]], batch: int, now: datetime
 ) -> None:
-    """``jobs.interface.enqueue`` of the first attempt of the deliveries just written (ids
-    ``first``…``last`` of this package revision not yet attempted), in one ``INSERT … SELECT``:
-    their keys are new, so none is looked up first."""
-    d = models.NotifyDeliveryRow
-    postgres = session.get_bind().dialect.name == "postgresql"
-    payload = (func.json_build_object if postgres else func.json_object)(
-        "delivery", d.id, "attempt", 1
-    )
-    source = select(
-        literal(DELIVER),
-        literal(f"{DELIVER}:") + cast(d.id, String) + literal(":1"),
-        payload,
-        literal(jobs.QUEUED),
-        literal(0),
-        literal(_JOB_ATTEMPTS),
-        literal(now, DateTime(timezone=True)),
-        literal(now, DateTime(timezone=True)),
-    ).where(
-        d.package_id == package_id,
-        d.revision == revision,
-        d.id.between(first, last),
-        d.attempts == 0,
-        d.state == PENDING,
-    )
-    j = models.JobRow
+    """``jobs.interface.enqueue`` of the first attempts of the deliveries just written, in one
+    bulk ``INSERT`` (their keys are new, so none is looked up first): webhooks ``batch`` to a
+    job — their receivers de-duplicate by idempotency key, so a batch that runs again after a
+    crash is harmless — and each e-mail in a job of its own (a mail server does not
+    de-duplicate: a crash resends at most that one message)."""
+    webhooks = [ident for ident, kind in deliveries if kind == "webhook"]
+    groups = [webhooks[n : n + batch] for n in range(0, len(webhooks), batch)]
+    groups += [[ident] for ident, kind in deliveries if kind != "webhook"]
     session.execute(
-        insert(j).from_select(
-            [
-                j.name,
-                j.key,
-                j.payload,
-                j.state,
-                j.attempts,
-                j.max_attempts,
-                j.run_after,
-                j.created_at,
-            ],
-            source,
-        )
+        insert(models.JobRow),
+        [
+            {
+                "name": DELIVER,
+                "key": job_key(group[0], 1, group[-1]),
+                "payload": _payload(group, 1),
+                "state": jobs.QUEUED,
+                "attempts": 0,
+                "max_attempts": _JOB_ATTEMPTS,
+                "run_after": now,
+                "created_at": now,
+            }
+            for group in groups
+        ],
     )
     session.info[jobs.ENQUEUED] = True
 
@@ -334,13 +330,16 @@ def close_channels() -> None:
 
 
 def deliver_job(context: jobs.JobContext) -> None:
-    """The ``notify.deliver`` handler."""
+    """The ``notify.deliver`` handler: one attempt of one delivery, or the first attempts of
+    a batch of webhook deliveries."""
     notify = NotifySettings.load()
-    run_delivery(
+    payload = context.payload
+    ids = payload["deliveries"] if "deliveries" in payload else [payload["delivery"]]
+    run_deliveries(
         context.session,
         worker_for(context.settings, notify),
-        int(context.payload["delivery"]),
-        int(context.payload["attempt"]),
+        [int(ident) for ident in ids],
+        int(payload["attempt"]),
     )
 
 
@@ -353,6 +352,21 @@ def run_delivery(
 ) -> str:
     """Make attempt ``attempt`` of a delivery, in ``session``; returns the state it is left
     in (or ``skipped`` when this job is stale: already delivered, dead, or a repeat)."""
+    return run_deliveries(session, worker, [delivery_id], attempt, now)[delivery_id]
+
+
+def run_deliveries(
+    session: Session,
+    worker: Worker,
+    delivery_ids: list[int],
+    attempt: int,
+    now: datetime | None = None,
+) -> dict[int, str]:
+    """Make attempt ``attempt`` of each delivery, in ``session`` (their rows locked together,
+    in id order); the state each is left in, as :func:`run_delivery` says.
+
+    Each delivery keeps its own outcome, attempts and retry schedule: a failed one queues its
+    next attempt as a job of its own."""
     d, e, r = models.NotifyDeliveryRow, models.NotifyEndpointRow, models.PackageRecipientRow
     query = (
         select(
@@ -367,27 +381,48 @@ def run_delivery(
         .join(models.PackageRow, models.PackageRow.id == d.package_id)
         .join(models.Organisation, models.Organisation.id == d.organisation_id)
         .outerjoin(r, (r.package_id == d.package_id) & (r.organisation_id == d.organisation_id))
-        .where(d.id == delivery_id)
+        .where(d.id.in_(sorted(set(delivery_ids))))
+        .order_by(d.id)
     )
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
         query = query.with_for_update(of=d)
-    found = session.execute(query).first()
-    if found is None or found[0].state != PENDING or found[0].attempts + 1 != attempt:
-        log.info("delivery %d attempt %d: nothing to do", delivery_id, attempt)
-        return "skipped"
-    row, endpoint, package_state, active, named, slug = found
-    if postgres:
-        # The outcome commits with the job's done mark; should a crash lose that commit, the
-        # job runs again and resends with the same idempotency key: durability is not needed.
+    states = dict.fromkeys(delivery_ids, "skipped")
+    due = [
+        found
+        for found in session.execute(query)
+        if found[0].state == PENDING and found[0].attempts + 1 == attempt
+    ]
+    for ident in set(delivery_ids) - {found[0].id for found in due}:
+        log.info("delivery %d attempt %d: nothing to do", ident, attempt)
+    if due and postgres:
+        # The outcomes commit with the job's done mark; should a crash lose that commit, the
+        # job runs again and resends with the same idempotency keys: durability is not needed.
         session.execute(text("SET LOCAL synchronous_commit = off"))
-    moment = now or _now()
+    for found in due:
+        # a fresh moment per send: its signature's timestamp must be recent when it arrives
+        states[found[0].id] = _attempt(session, worker, found, attempt, now or _now())
+    return states
+
+
+#: A delivery as its job reads it: the row, its endpoint, the package's state, the recipient's
+#: ``active`` and ``named_users`` (None, by the outer join, if it is no recipient any more) and
+#: the organisation's slug.
+_Found = Row[models.NotifyDeliveryRow, models.NotifyEndpointRow, str, bool, list[str], str]
+
+
+def _attempt(
+    session: Session, worker: Worker, found: _Found, attempt: int, moment: datetime
+) -> str:
+    """Make one attempt of the delivery ``found`` (its row, endpoint, package state,
+    recipient and organisation), if it is still entitled, and record the outcome on its row."""
+    row, endpoint, package_state, active, named, slug = found
     receipt = None if active is None else Receipt(active, tuple(named))
     content, refusal = _entitlement(session, worker, row, endpoint, package_state, receipt)
     if refusal is not None or content is None:
         row.state, row.last_error, row.finished_at = DROPPED, refusal, moment
         row.next_attempt_at = None
-        log.info("delivery %d dropped: %s", delivery_id, refusal)
+        log.info("delivery %d dropped: %s", row.id, refusal)
         return DROPPED
     notice = message.Notice(
         package_id=row.package_id,
