@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # jq counts SBOM components; chromium is the browser the web tests drive (Playwright);
 # the IPA font renders Japanese pages in the browser tests' screenshots; postgresql-client
-# gives pg_dump and pg_restore to the backup-and-restore test.
-DEBIAN_PACKAGES := jq chromium fonts-ipafont-gothic postgresql-client
+# gives pg_dump and pg_restore to the backup-and-restore test; gnupg is the gpg that signs CSAF
+# documents (python-gnupg drives it).
+DEBIAN_PACKAGES := jq chromium fonts-ipafont-gothic postgresql-client gnupg
 
 .PHONY: run test venv system-packages bench clean
 
@@ -19,6 +20,7 @@ test: $(STAMP) system-packages
 	scripts/gate
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/run_all.py
 
 venv: $(STAMP)

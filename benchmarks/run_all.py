@@ -60,6 +60,13 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
         ["--runs", "1", "--organisations", "2000"],
         ["notifications.json"],
     ),
+    # needs the bench extra (Locust): `make bench` installs it
+    "service_load": (
+        "bench_service_load.py",
+        [],
+        ["--organisations", "1000", "--findings", "100000", "--runs", "1", "--seconds", "10"],
+        ["service_load.json", "service_load_100000.json"],
+    ),
     # reports, not gates
     "cisa_agreement": ("report_cisa_agreement.py", [], [], ["cisa_agreement.json"]),
     "backtest_kev": ("backtest_kev.py", [], [], ["backtest_kev.json"]),

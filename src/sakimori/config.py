@@ -27,6 +27,12 @@ Environment variables win over the file (``SAKIMORI_CONFIG``, default
     SAKIMORI_JOB_BACKOFF      seconds before the first retry, doubled each time (default 10)
     SAKIMORI_JOB_HANDLERS     extra module whose ``HANDLERS`` dict is added (tests, plug-ins)
     SAKIMORI_AUDIT_RETENTION_DAYS  age after which ``audit prune`` deletes entries (default 400)
+    SAKIMORI_BASE_URL         the external URL of the service (https://…), for the URLs the
+                              CSAF provider publishes (default: the URL each request came to)
+    SAKIMORI_CSAF_KEY_FILE    ASCII-armoured OpenPGP secret key that CSAF documents are signed
+                              with (default $SAKIMORI_HOME/csaf/signing-key.asc, made by
+                              ``sakimori csaf keygen``; without one, nothing is signed)
+    SAKIMORI_CSAF_PASSPHRASE_FILE  file holding that key's passphrase (if it has one)
 
 Nothing here is global: the CLI builds one ``Settings`` and passes it to what it constructs.
 """
@@ -78,6 +84,11 @@ class Settings:
     job_backoff: float = 10.0
     job_handlers: str | None = None
     audit_retention_days: int = 400
+    #: The external URL of the service, for the CSAF provider's URLs (``None``: per request).
+    base_url: str | None = None
+    #: The CSAF signing key and its passphrase (``sakimori.services.csaf_signing``).
+    csaf_key_file: Path | None = None
+    csaf_passphrase_file: Path | None = None
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -136,11 +147,18 @@ class Settings:
             job_backoff=10.0 if backoff is None else backoff,
             job_handlers=pick("job_handlers"),
             audit_retention_days=retention or 400,
+            base_url=_base_url(pick("base_url")),
+            csaf_key_file=_path(pick("csaf_key_file")),
+            csaf_passphrase_file=_path(pick("csaf_passphrase_file")),
         )
 
     @property
     def token_key_path(self) -> Path:
         return self.token_key_file or self.home / "token.key"
+
+    @property
+    def csaf_key_path(self) -> Path:
+        return self.csaf_key_file or self.home / "csaf" / "signing-key.asc"
 
     @property
     def is_sqlite(self) -> bool:
@@ -162,6 +180,14 @@ def _cve_sources(value: object) -> tuple[str, ...]:
             hint="choose from " + ", ".join(RECORD_SETS) + ", or none",
         )
     return tuple(dict.fromkeys(names))
+
+
+def _base_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(("https://", "http://")):
+        raise ConfigurationError(f"SAKIMORI_BASE_URL={value!r} is not an http(s) URL")
+    return value.rstrip("/")
 
 
 def _path(value: str | None) -> Path | None:

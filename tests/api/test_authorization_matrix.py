@@ -123,6 +123,11 @@ def packages_seen(principal: str, body: Any) -> None:
         assert all(p["state"] in {"published", "updated", "withdrawn"} for p in body)
 
 
+def csaf_feed_seen(principal: str, body: Any) -> None:
+    titles = {e["title"] for e in body["feed"]["entry"]}
+    assert (MATRIX_PACKAGE in titles) == (principal in STAFF | MEMBERS_A)
+
+
 # -- the rules: one per route ---------------------------------------------------------------------
 
 ORG_PATH = "/v1/organisations/{organisation}"
@@ -200,6 +205,13 @@ RULES: dict[tuple[str, str], Rule] = {
         hidden=frozenset({"member_admin", "member_user", "member_user_b", "vendor"}),
     ),
     ("GET", "/v1/audit"): Rule(frozenset({"coordinator_admin"})),
+    # The CSAF provider: metadata, key and TLP:WHITE in public; the rest as the package API.
+    ("GET", "/.well-known/csaf/provider-metadata.json"): Rule(EVERYONE, public=True),
+    ("GET", "/.well-known/csaf/openpgp/{key_file}"): Rule(EVERYONE, public=True),
+    ("GET", "/.well-known/csaf/feed-tlp-white.json"): Rule(EVERYONE, public=True),
+    ("GET", "/.well-known/csaf/white/{year}/{file}"): Rule(EVERYONE, public=True),
+    ("GET", "/v1/csaf/feed-tlp-{label}.json"): Rule(EVERYONE, check=csaf_feed_seen),
+    ("GET", "/v1/csaf/{label}/{year}/{file}"): PACKAGE_READERS,
     # Emergency updates: a hosted repository is read by staff, every member and its vendor.
     ("GET", "/v1/updates/repositories"): UPDATE_READERS,
     ("POST", "/v1/updates/repositories"): Rule(frozenset({"coordinator_admin"})),
@@ -335,6 +347,35 @@ def _shared(world: World) -> dict[str, str]:
     return found
 
 
+_CSAF: dict[int, dict[str, str]] = {}
+
+
+def _csaf(world: World, path: str) -> dict[str, str]:
+    """The CSAF provider's paths: a signing key and a TLP:CLEAR package (for vendor-co, which
+    has no notification endpoint), made once; the matrix package for the protected paths."""
+    from sakimori.packages.csaf_provider import Published
+    from sakimori.services import csaf_signing
+
+    found = _CSAF.get(id(world))
+    if found is None:
+        key = csaf_signing.generate_key(
+            world.settings.csaf_key_path, name="Matrix", email="m@x.test", algorithm="ed25519"
+        )
+        content = _package_content("Matrix CLEAR package").to_dict()
+        content.update(tlp="CLEAR", audience={"organisations": ["vendor-co"]})
+        view = package_service.create_draft(world.db, Content.from_dict(content), "bunseki")
+        package_service.submit(world.db, view.id, "bunseki")
+        package_service.approve(world.db, view.id, "kanri")
+        found = {"key_file": f"{key.fingerprint}.asc", "clear": str(view.id)}
+        _CSAF[id(world)] = found
+    public = path.startswith("/.well-known/csaf/white/")
+    package_id = int(found["clear"] if public else _shared(world)["package_id"])
+    document = Published.of(
+        package_service.csaf_document(package_service.get(world.db, package_id, latest=False))
+    )
+    return found | {"label": document.label.lower(), "year": document.year, "file": document.name}
+
+
 def _fresh_package(world: World, principal: str, *, published: bool) -> str:
     view = package_service.create_draft(world.db, _package_content(f"fresh {principal}"), "kanri")
     if published:
@@ -369,6 +410,8 @@ def request_for(world: World, method: str, path: str, principal: str) -> Call:
         return Call(**sightings_matrix.call(world, method, path, principal, (ORG_A, ORG_B)))
     if path.startswith("/v1/notifications/"):
         return Call(**notify_matrix.call(world, method, path, principal, ORG_A, ORG_B))
+    if path.startswith(("/.well-known/csaf/", "/v1/csaf/")):
+        return Call(path.format(**_csaf(world, path)))
     url = path.format(**values)
     body = _package_content(f"matrix {suffix}").to_dict()
     if (method, path) in {("POST", "/v1/packages"), ("PUT", PACKAGE_PATH + "/draft")}:

@@ -25,6 +25,7 @@ from sakimori.api.deps import Runtime
 from sakimori.api.paths import no_unknown_query
 from sakimori.api.routes import (
     audit,
+    csaf_provider,
     findings,
     health,
     identity,
@@ -173,6 +174,7 @@ ROUTERS: tuple[APIRouter, ...] = tuple(
         intel,
         vex,
         packages,
+        csaf_provider,
         taxii,
         updates,
         sightings,
@@ -198,8 +200,9 @@ def create_app(settings: Settings) -> FastAPI:
     runtime = Runtime(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         yield
+        csaf_provider.close(application)  # its gpg-agent
         runtime.close()
 
     app = FastAPI(

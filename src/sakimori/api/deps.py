@@ -32,7 +32,10 @@ class Runtime:
     def database(self) -> Database:
         with self._lock:
             if self._database is None:
+                from sakimori.services.metrics_snapshot import watch
+
                 self._database = open_database(self.settings.database_url)
+                watch(self._database)  # writes ask for a refresh of the dashboard's figures
             return self._database
 
     @property

@@ -26,10 +26,12 @@ def settings() -> Settings:
 def open_db(config: Settings, *, require_intel: bool = False) -> Database:
     from sqlalchemy import select
 
+    from sakimori.services.metrics_snapshot import watch
     from sakimori.store import models
     from sakimori.store.db import open_database
 
     db = open_database(config.database_url)
+    watch(db)  # writes (and the worker's jobs) ask for a refresh of the dashboard's figures
     if require_intel:
         with db.transaction() as session:
             loaded = session.execute(select(models.Advisory.id).limit(1)).first()

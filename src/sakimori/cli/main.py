@@ -62,6 +62,7 @@ def _main(
 def _register() -> None:
     from sakimori.cli import (
         audit,
+        csaf,
         demo,
         finding,
         intel,
@@ -96,6 +97,7 @@ def _register() -> None:
     app.add_typer(users.user_app, name="user")
     app.add_typer(users.token_app, name="token")
     app.add_typer(packages.app, name="package")
+    app.add_typer(csaf.app, name="csaf")
     app.add_typer(notify.app, name="notify")
     app.add_typer(audit.app, name="audit")
     app.command("worker")(worker.worker)

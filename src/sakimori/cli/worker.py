@@ -1,9 +1,9 @@
 """``sakimori worker``: run jobs (docs/audit-and-jobs.md).
 
 With ``SAKIMORI_JOBS=postgres`` run as many workers as you like, on as many machines; with the
-embedded default (SQLite) run one. ``--schedule MINUTES`` also enqueues an intel sync and a
-refresh of the hosted TUF timestamps every MINUTES minutes (one per period, however many
-workers are given the option).
+embedded default (SQLite) run one. ``--schedule MINUTES`` also enqueues an intel sync, a
+refresh of the hosted TUF timestamps and a refresh of the dashboard's figures every MINUTES
+minutes (one per period, however many workers are given the option).
 """
 
 from __future__ import annotations
@@ -95,16 +95,17 @@ def _work(
 
 
 def _schedule(db: Database, config: Settings, minutes: int, done: threading.Event) -> None:
-    """Enqueue ``intel.sync`` and ``updates.refresh`` once per period of ``minutes`` (each
-    key names the period, so several workers with ``--schedule`` enqueue each job once)."""
-    from sakimori.jobs.handlers import INTEL_SYNC, UPDATES_REFRESH
+    """Enqueue ``intel.sync``, ``updates.refresh`` and ``metrics.refresh`` once per period of
+    ``minutes`` (each key names the period, so several workers with ``--schedule`` enqueue
+    each job once)."""
+    from sakimori.jobs.handlers import INTEL_SYNC, METRICS_REFRESH, UPDATES_REFRESH
     from sakimori.jobs.interface import enqueue, is_transient
 
     period = minutes * 60
     while not done.is_set():
         now = datetime.now(UTC)
         slot = int(now.timestamp()) // period * period
-        for name in (INTEL_SYNC, UPDATES_REFRESH):
+        for name in (INTEL_SYNC, UPDATES_REFRESH, METRICS_REFRESH):
             key = f"{name}@{datetime.fromtimestamp(slot, UTC).isoformat()}"
             try:
                 with db.transaction() as session:

@@ -7,9 +7,13 @@
 - ``updates.refresh``: sign a fresh timestamp (and snapshot when due) for every hosted TUF
   repository (``services.updates.refresh_all``), so operators' clients never see it expire;
   signing again is harmless, so a rerun is too.
-- ``notify.deliver``: one attempt of one package notification
-  (``services.notifications.run_delivery``): the outcome commits with the job, a delivered
-  notification is never sent again, a failed attempt queues the next one after a backoff.
+- ``notify.deliver``: one attempt of one package notification, or the first attempts of a
+  batch of webhook notifications (``services.notifications.run_deliveries``): the outcomes
+  commit with the job, a delivered notification is never sent again, a failed attempt queues
+  the next one of that notification alone after a backoff.
+- ``metrics.refresh``: compute the remediation metrics once and store them as the newest
+  snapshot (``services.metrics_snapshot.refresh``, in the job's transaction); enqueued,
+  coalesced, after writes to findings and decisions, and by ``sakimori worker --schedule``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ INTEL_SYNC: Final = "intel.sync"
 ASSESS_OPEN: Final = "assess.open"
 UPDATES_REFRESH: Final = "updates.refresh"
 NOTIFY_DELIVER: Final = "notify.deliver"
+METRICS_REFRESH: Final = "metrics.refresh"
 
 
 def intel_sync(context: JobContext) -> None:
@@ -56,9 +61,16 @@ def notify_deliver(context: JobContext) -> None:
     deliver_job(context)
 
 
+def metrics_refresh(context: JobContext) -> None:
+    from sakimori.services.metrics_snapshot import refresh
+
+    refresh(context.session)
+
+
 HANDLERS: Final[dict[str, Handler]] = {
     INTEL_SYNC: intel_sync,
     ASSESS_OPEN: assess_open,
     UPDATES_REFRESH: updates_refresh,
     NOTIFY_DELIVER: notify_deliver,
+    METRICS_REFRESH: metrics_refresh,
 }

@@ -49,7 +49,7 @@ from sakimori.formats.limits import Limits
 from sakimori.formats.vex import VexFormat
 from sakimori.model.lifecycle import Move
 from sakimori.packages.model import RESTRICTED, Content, Tlp
-from sakimori.services import audit, tracking
+from sakimori.services import audit, metrics_snapshot, tracking
 from sakimori.services import findings as findings_service
 from sakimori.services import intel as intel_service
 from sakimori.services import metrics as metrics_service
@@ -466,6 +466,15 @@ def intel_status(db: Database, principal: Principal) -> intel_service.Status:
     return intel_service.status(db)
 
 
+def intel_sources(db: Database, principal: Principal) -> list[models.IntelSource]:
+    """The intel sources, without the record counts (the dashboard's staleness alarm reads only
+    these; counting every advisory on each page view cost more than the rest of the page)."""
+    require(principal, Action.INTEL_READ)
+    with db.transaction() as session:
+        query = select(models.IntelSource).order_by(models.IntelSource.name)
+        return list(session.scalars(query))
+
+
 def import_vex(
     db: Database,
     principal: Principal,
@@ -530,15 +539,22 @@ def list_vex_statements(
 
 
 def metrics_report(
-    db: Database, principal: Principal, *, organisation: str | None, sector: str | None
+    db: Database,
+    principal: Principal,
+    *,
+    organisation: str | None,
+    sector: str | None,
+    top: int | None = None,
 ) -> metrics_service.Report:
-    """Remediation figures: everything for the coordinator, the own organisation for members."""
+    """Remediation figures: everything for the coordinator, the own organisation for members
+    (read from the pre-aggregated snapshot, ``services.metrics_snapshot``; ``top``: only the
+    organisations with the most open findings)."""
     require(principal, Action.METRICS_READ)
     if organisation:
         organisation = _visible_organisation(principal, organisation)
     elif not principal.sees_everything:
         organisation = principal.organisation
-    return metrics_service.report(db, organisation=organisation, sector=sector)
+    return metrics_snapshot.current(db, organisation=organisation, sector=sector, top=top)
 
 
 # -- counter-measure packages ---------------------------------------------------------------------
@@ -684,6 +700,53 @@ def package_stix(db: Database, principal: Principal, package_id: int) -> dict[st
     view = _readable(db, principal, package_id)
     _audit_read(db, principal, Action.PACKAGE_READ, "package.stix", package_id, view.tlp)
     return stix.bundle(packages_service.stix_objects(view))
+
+
+def csaf_public_packages(db: Database) -> list[packages_service.PackageView]:
+    """The CSAF provider's public documents: published TLP:CLEAR packages that are not
+    withdrawn. TLP:CLEAR is not limited, and CSAF requirement 4 has TLP:WHITE served without
+    access control; every other label needs a principal (``csaf_packages``)."""
+    return [
+        v
+        for v in packages_service.visible(db, staff=True, organisation_id=0, user="")
+        if v.tlp is Tlp.CLEAR and v.withdrawn_at is None
+    ]
+
+
+def csaf_packages(
+    db: Database, principal: Principal, labels: frozenset[Tlp]
+) -> list[packages_service.PackageView]:
+    """The packages with one of ``labels`` that the caller may read (exactly those of
+    ``list_packages`` for a recipient), withdrawn ones left out: one CSAF feed."""
+    require(principal, Action.PACKAGE_READ)
+    found = [
+        v
+        for v in packages_service.visible(
+            db,
+            staff=principal.sees_everything,
+            organisation_id=principal.organisation_id,
+            user=principal.name,
+        )
+        if v.tlp in labels and v.withdrawn_at is None
+    ]
+    restricted = [t for t in Tlp if t in labels & RESTRICTED]
+    if restricted:  # one entry a feed read, under its most restricted label
+        label = restricted[-1].value
+        _audit_read(db, principal, Action.PACKAGE_READ, "csaf.feed", label, label)
+    return found
+
+
+def csaf_package(
+    db: Database, principal: Principal, package_id: int
+) -> packages_service.PackageView:
+    """One package for the CSAF provider's protected path: as ``package_csaf`` (404 for what
+    the caller may not read), and 404 once withdrawn."""
+    require(principal, Action.PACKAGE_READ)
+    view = _readable(db, principal, package_id)
+    if view.withdrawn_at is not None:
+        raise NotFound(f"no package {package_id}", hint="see GET /v1/packages")
+    _audit_read(db, principal, Action.PACKAGE_READ, "package.csaf", package_id, view.tlp)
+    return view
 
 
 def acknowledge_package(

@@ -919,3 +919,38 @@ class RecoveryCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- the dashboard's pre-aggregated figures (migration 0014) --------------------------------------
+
+
+class MetricsSnapshot(Base):
+    """One pre-aggregated computation of the remediation metrics (``services.metrics_snapshot``):
+    when (``at``, the "now" its overdue counts use), how long it took, how many findings."""
+
+    __tablename__ = "metrics_snapshot"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    seconds: Mapped[float] = mapped_column(Float)
+    findings: Mapped[int] = mapped_column(Integer)
+
+
+class MetricsFigures(Base):
+    """The figures of one scope of a snapshot: ``overall`` (key ``""``), an ``organisation``
+    (its slug), a ``sector``, or a ``pair`` of sectors (``"a|b"``: findings of organisations in
+    both, what a report filtered by sector ``a`` shows for ``b``). ``data`` holds the figures,
+    for the first three the months, and ``members``: an organisation's sectors, a sector's
+    organisations."""
+
+    __tablename__ = "metrics_figures"
+    __table_args__ = (Index("ix_metrics_figures_top", "snapshot_id", "scope", "open"),)
+
+    snapshot_id: Mapped[int] = mapped_column(
+        ForeignKey("metrics_snapshot.id", ondelete="CASCADE"), primary_key=True
+    )
+    scope: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key: Mapped[str] = mapped_column(String(210), primary_key=True)
+    #: Open findings (the dashboard lists the organisations with the most).
+    open: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)

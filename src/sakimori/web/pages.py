@@ -7,13 +7,14 @@ roles and tenancy are those of the API: another organisation's finding is "not f
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
 from sakimori.api.routes.organisations import read_upload
 from sakimori.errors import Conflict, InvalidInput, SakimoriError
@@ -21,8 +22,9 @@ from sakimori.model.lifecycle import ALLOWED, CLOSED, JUSTIFICATIONS, Move, Stat
 from sakimori.services import access, freshness, sightings
 from sakimori.services.access import Action, Principal
 from sakimori.services.findings import Filters, FindingView
+from sakimori.services.metrics import Report
 from sakimori.web import charts
-from sakimori.web.render import Checked, RendererDep, RuntimeDep, SignedIn, redirect
+from sakimori.web.render import Checked, Renderer, RendererDep, RuntimeDep, SignedIn, redirect
 
 router = APIRouter()
 
@@ -77,16 +79,57 @@ def home(request: Request, principal: SignedIn, pages: RendererDep, rt: RuntimeD
     return pages.page(request, "home.html", organisation=organisation)
 
 
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, principal: SignedIn, pages: RendererDep, rt: RuntimeDep) -> Any:
-    """The national picture: figures overall, by sector, by organisation, month by month."""
-    report = access.metrics_report(rt.database, principal, organisation=None, sector=None)
+#: Rendered dashboard figures kept per application (``app.state``): one snapshot's figures are
+#: the same for every viewer of a scope and language, and drawing the charts costs more than the
+#: rest of the page. Keyed by the report's time, so a new snapshot is drawn once.
+FIGURES_KEPT = 64
+
+
+def _figures(request: Request, pages: Renderer, principal: Principal, report: Report) -> Markup:
+    language = pages.language(request)
+    scope = "*" if principal.sees_everything else principal.organisation
+    key = (report.at.isoformat(), scope, language)
+    kept: OrderedDict[tuple[str, str, str], Markup] | None = getattr(
+        request.app.state, "dashboard_figures", None
+    )
+    if kept is None:
+        kept = request.app.state.dashboard_figures = OrderedDict()
+    found = kept.get(key)
+    if found is not None:
+        return found
     decisions = [*charts.DECISIONS[:-1], "untriaged"]
     sectors = sorted(report.sectors.items())
-    organisations = sorted(report.organisations.items(), key=lambda kv: -kv[1].open)[:20]
+    organisations = sorted(report.organisations.items(), key=lambda kv: (-kv[1].open, kv[0]))[:20]
     months = sorted(report.months.items())[-12:]
+    html = (
+        pages.environments[language]
+        .get_template("dashboard_figures.html")
+        .render(
+            report=report,
+            decisions=decisions,
+            sectors=sectors,
+            exposure=charts.stacked([(s, f.open_by_decision) for s, f in sectors], decisions),
+            overdue=charts.single([(s, f.overdue) for s, f in sectors], "overdue"),
+            by_organisation=charts.stacked(
+                [(o, f.open_by_decision) for o, f in organisations], decisions
+            ),
+            trend=charts.stacked(months, ["opened", "remediated"]),
+            css_class=charts.css_class,
+        )
+    )
+    found = kept[key] = Markup(html)  # noqa: S704 - rendered by the autoescaping environment
+    while len(kept) > FIGURES_KEPT:
+        kept.popitem(last=False)
+    return found
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, principal: SignedIn, pages: RendererDep, rt: RuntimeDep) -> Any:
+    """The national picture: figures overall, by sector, by organisation, month by month —
+    pre-aggregated (``services.metrics_snapshot``) and shown with the time they are as of."""
+    report = access.metrics_report(rt.database, principal, organisation=None, sector=None, top=20)
     # The alarm: intel sources older than their expected refresh interval (services.freshness).
-    stale = freshness.stale(access.intel_status(rt.database, principal).sources)
+    stale = freshness.stale(access.intel_sources(rt.database, principal))
     # Exploitation attempts members' monitoring reported: to review, and corroborated (staff).
     attempts = (
         [v for v in sightings.summary(rt.database, principal) if v.needs_review or v.corroborated]
@@ -96,18 +139,9 @@ def dashboard(request: Request, principal: SignedIn, pages: RendererDep, rt: Run
     return pages.page(
         request,
         "dashboard.html",
-        report=report,
+        figures=_figures(request, pages, principal, report),
         stale_sources=stale,
         attempts=attempts[:50],
-        decisions=decisions,
-        sectors=sectors,
-        exposure=charts.stacked([(s, f.open_by_decision) for s, f in sectors], decisions),
-        overdue=charts.single([(s, f.overdue) for s, f in sectors], "overdue"),
-        by_organisation=charts.stacked(
-            [(o, f.open_by_decision) for o, f in organisations], decisions
-        ),
-        trend=charts.stacked(months, ["opened", "remediated"]),
-        css_class=charts.css_class,
     )
 
 

@@ -45,6 +45,7 @@ def metrics(
     sector: Annotated[Sector | None, Query(description="Only this sector.")] = None,
 ) -> Metrics:
     """Open findings by decision, overdue, on-time rate and time to remediate, overall, per
-    sector and per organisation (a member: its own organisation only)."""
+    sector and per organisation (a member: its own organisation only), as of ``at``: read
+    from the pre-aggregated snapshot (docs/operations.md, "Dashboard figures")."""
     found = access.metrics_report(rt.database, principal, organisation=organisation, sector=sector)
     return Metrics.model_validate(found.to_dict())

@@ -14,8 +14,10 @@ Series (each documented in docs/operations.md):
 - ``sakimori_jobs{state}`` and ``sakimori_job_queue_depth`` — from the job queue, once one is
   registered with :meth:`PlatformMetrics.register_jobs` (0 until then).
 
-The figures read from the database are computed at scrape time. Each application has its own
-registry (no process-global state), so several apps in one process (tests) do not mix.
+The figures read from the database are read at scrape time; the open findings from the
+pre-aggregated snapshot (``services.metrics_snapshot``: as fresh as the dashboard's). Each
+application has its own registry (no process-global state), so several apps in one process
+(tests) do not mix.
 
 Access: a token of coordinator staff (``coordinator_admin`` or ``analyst``) with the ``read``
 scope — the figures are national aggregates. Prometheus sends it with
@@ -37,8 +39,7 @@ from prometheus_client.registry import Collector
 from sakimori.api.deps import PrincipalDep, Runtime
 from sakimori.api.problems import responses
 from sakimori.errors import PermissionDenied
-from sakimori.services import freshness
-from sakimori.services import metrics as metrics_service
+from sakimori.services import freshness, metrics_snapshot
 from sakimori.services.access import Principal, Scope
 
 router = APIRouter(tags=["operations"])
@@ -93,7 +94,7 @@ class _StateCollector(Collector):
                 age.add_metric(labels, seconds)
                 expected.add_metric(labels, source.expected.total_seconds())
                 stale.add_metric(labels, 1.0 if source.stale else 0.0)
-            report = metrics_service.report(db)
+            report = metrics_snapshot.current(db)
             for decision, count in sorted(report.overall.open_by_decision.items()):
                 findings.add_metric([decision or "untriaged"], count)
             counts = dict(self.metrics.job_source(runtime))
