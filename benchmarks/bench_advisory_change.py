@@ -67,6 +67,12 @@ from sakimori.model.organisation import SECTORS
 from sakimori.services import intel as intel_service
 from sakimori.services import tracking
 from sakimori.services.assessment import assess_findings, policy_set
+from sakimori.services.finding_details import (
+    Detail,
+    attach_details,
+    package_identity,
+    store_details,
+)
 from sakimori.services.reconcile import _new_row, finding_key, package_of
 from sakimori.store import intel as store
 from sakimori.store import models
@@ -249,12 +255,19 @@ def populate(db: Database, assets: int, others: int, seed: int) -> dict[str, Any
 
         copy_components(session, component_rows())
         finding_rows = [
-            _new_row(a, finding_key(item), item, now)  # what reconcile inserts
+            _new_row(a, finding_key(item), item, now)  # what reconcile inserts, and its detail
+            | {
+                "aliases": list(item.aliases),
+                "records": list(item.records),
+                "fixed_versions": list(item.fixed),
+                "release": item.release,
+            }
             for a in asset_ids
             for i in picks[a]
             for item in found[i]
         ]
         rows_found = len(finding_rows)
+        attach_details(session, finding_rows, now)
         bulk(session, "finding", finding_rows)
     if db.dialect == "postgresql":
         with db.engine.connect() as connection:
@@ -368,21 +381,27 @@ def old_sync(
     )
     existing = {row.key: row for row in session.scalars(query)}
     current = {finding_key(f): f for f in found}
+    # The old code wrote aliases, records and fixed versions on each finding; their place is
+    # now the shared detail, written here per asset as the old code wrote its findings.
+    details = store_details(
+        session,
+        {package_identity(key, item): Detail.of(item) for key, item in current.items()},
+        now,
+    )
     for key, item in current.items():
         row = existing.get(key)
+        detail_id = details[package_identity(key, item)].id
         if row is None:
             row = models.Finding(
                 asset_id=asset_id,
                 key=key,
                 kind="package",
                 vulnerability=item.vulnerability,
-                aliases=list(item.aliases),
-                records=list(item.records),
                 ecosystem=item.ecosystem,
                 package=item.package,
                 version=item.version,
                 purl=item.purl,
-                fixed_versions=list(item.fixed),
+                detail_id=detail_id,
                 state=State.OPEN.value,
                 first_seen_at=now,
                 last_seen_at=now,
@@ -403,8 +422,7 @@ def old_sync(
             )
             continue
         row.last_seen_at = now
-        row.aliases, row.records = list(item.aliases), list(item.records)
-        row.fixed_versions = list(item.fixed)
+        row.detail_id = detail_id
         if row.state == State.FIXED.value:
             old_transition(session, row, State.OPEN, now, f"regression: back in {why}")
             row.resolution = None

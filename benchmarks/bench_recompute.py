@@ -63,6 +63,7 @@ from sakimori.model.lifecycle import CLOSED
 from sakimori.services import assessment
 from sakimori.services import assessment_store as sets
 from sakimori.services.assessment_evidence import VulnerabilityShape, context_of, gather_evidence
+from sakimori.services.finding_details import Detail, identity, store_details
 from sakimori.services.intel import load_paths
 from sakimori.store import models
 from sakimori.store.db import open_database
@@ -82,9 +83,9 @@ FIRST, SECOND = "cisa-bod-26-04", "critical-infrastructure"
 PHASES = ("from scratch", "nothing changed", "policy change")
 _CLOSED = sorted(s.value for s in CLOSED)
 _COLUMNS = (
-    "asset_id", "key", "kind", "vulnerability", "aliases", "records", "ecosystem", "package",
-    "version", "purl", "fixed_versions", "state", "first_seen_at", "last_seen_at",
-    "state_changed_at", "closed_at", "revision", "shape_id",
+    "asset_id", "key", "kind", "vulnerability", "ecosystem", "package", "version", "purl",
+    "state", "first_seen_at", "last_seen_at", "state_changed_at", "closed_at", "revision",
+    "detail_id",
 )  # fmt: skip
 
 
@@ -146,17 +147,20 @@ def portfolio(
     """Organisations, assets and findings (COPY); returns the shape of what was written."""
     rng = random.Random(seed)
     templates = vulnerabilities(url)
-    # Reconciliation gives every finding its vulnerability shape when it writes it; so here.
+    # Reconciliation gives every finding its detail (and the detail its vulnerability shape)
+    # when it writes it; so here: one package-version per vulnerability, one detail each.
     db = open_database(url)
     with db.transaction() as session:
-        contents = {
-            t["id"]: (t["id"], tuple(t["aliases"]), tuple(t["records"]), bool(t["fixed"]))
+        details = {
+            _identity(t): Detail(
+                t["id"], tuple(t["aliases"]), tuple(t["records"]), tuple(t["fixed"])
+            )
             for t in templates
         }
-        ids = sets.shape_ids(session, list(contents.values()))
+        stored = store_details(session, details, NOW)
     db.dispose()
     for template in templates:
-        template["shape"] = ids[contents[template["id"]]]
+        template["detail"] = stored[_identity(template)].id
     weights = [1.0 / (rank + 1) ** 0.8 for rank in range(len(templates))]
     rng.shuffle(weights)
     with psycopg.connect(driver_url(url)) as connection:
@@ -218,6 +222,18 @@ def portfolio(
     }
 
 
+def _key(template: dict[str, Any]) -> str:
+    return f"pkg:{template['ecosystem']}/{template['name']}@{template['version']}#{template['id']}"
+
+
+def _purl(template: dict[str, Any]) -> str:
+    return f"pkg:{template['ecosystem'].lower()}/{template['name']}@{template['version']}"
+
+
+def _identity(template: dict[str, Any]) -> str:
+    return identity("package", _key(template), template["id"], _purl(template), None)
+
+
 def _finding(
     rng: random.Random, asset_id: int, template: dict[str, Any], times: list[datetime]
 ) -> tuple[Any, ...]:
@@ -226,23 +242,20 @@ def _finding(
     ecosystem, name, version = template["ecosystem"], template["name"], template["version"]
     return (
         asset_id,
-        f"pkg:{ecosystem}/{name}@{version}#{template['id']}",
+        _key(template),
         "package",
         template["id"],
-        orjson.dumps(template["aliases"]).decode(),
-        orjson.dumps(template["records"]).decode(),
         ecosystem,
         name,
         version,
-        f"pkg:{ecosystem.lower()}/{name}@{version}",
-        orjson.dumps(template["fixed"]).decode(),
+        _purl(template),
         state,
         first,
         times[-1],
         first,
         times[-1] if state == "fixed" else None,
         1,
-        template["shape"],
+        template["detail"],
     )
 
 
@@ -253,6 +266,7 @@ def snapshot(url: str) -> None:
     with psycopg.connect(driver_url(url), autocommit=True) as connection:
         connection.execute("CREATE TABLE bench_pristine AS SELECT * FROM finding")
         connection.execute("CREATE TABLE bench_pristine_shape AS SELECT * FROM triage_shape")
+        connection.execute("CREATE TABLE bench_pristine_detail AS SELECT * FROM finding_detail")
 
 
 def reset(url: str) -> float:
@@ -267,18 +281,20 @@ def reset(url: str) -> float:
         with connection.transaction():
             connection.execute("UPDATE asset SET triage_context_id = NULL")
             connection.execute(
-                "TRUNCATE finding_transition, finding, triage_rule, triage_revision, "
-                "triage_shape, assessment"
+                "TRUNCATE finding_transition, finding, finding_detail, triage_rule, "
+                "triage_revision, triage_shape, assessment"
             )
             connection.execute("DELETE FROM triage_context")  # the assets refer to it
             for name, _ in indexes:
                 connection.execute(f'DROP INDEX "{name}"')
             connection.execute("INSERT INTO triage_shape SELECT * FROM bench_pristine_shape")
+            connection.execute("INSERT INTO finding_detail SELECT * FROM bench_pristine_detail")
             connection.execute("INSERT INTO finding SELECT * FROM bench_pristine")
             for _, definition in indexes:
                 connection.execute(definition)
         connection.execute("VACUUM ANALYZE finding")
         connection.execute("VACUUM ANALYZE triage_shape")
+        connection.execute("VACUUM ANALYZE finding_detail")
         connection.execute("VACUUM ANALYZE asset")
         connection.execute("CHECKPOINT")
     return time.perf_counter() - started

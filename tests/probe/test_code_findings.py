@@ -141,8 +141,8 @@ def test_package_findings_are_not_touched(db: Database, tree: Path) -> None:
         session.add(
             models.Finding(
                 asset_id=asset_id, key="pkg:PyPI/jinja2@2.10#PYSEC-2019-217", kind="package",
-                vulnerability="PYSEC-2019-217", aliases=[], records=[], fixed_versions=[],
-                ecosystem="PyPI", package="jinja2", version="2.10", state="open",
+                vulnerability="PYSEC-2019-217", ecosystem="PyPI", package="jinja2", version="2.10",
+                state="open",
                 first_seen_at=T0, last_seen_at=T0, state_changed_at=T0,
             )
         )  # fmt: skip

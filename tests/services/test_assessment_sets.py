@@ -35,6 +35,7 @@ from sakimori.services.assessment import (
     policy_set,
 )
 from sakimori.services.assessment_evidence import VulnerabilityShape, context_of, evidence_by_shape
+from sakimori.services.finding_details import attach_details
 from sakimori.services.intel import load_paths
 from sakimori.services.organisations import create_asset, create_organisation
 from sakimori.store import models
@@ -121,6 +122,7 @@ def populate(db: Database) -> int:
                     state = STATES[(i * 3 + j + k) % len(STATES)]
                     rows.append(row(asset_id, record, aliases, f"3000.{k}", FIRST_SEEN[k], state))
                     rows[-1]["fixed_versions"] = ["3000.9"] if (i + j) % 3 else []
+        attach_details(session, rows, T0)
         session.execute(models.Base.metadata.tables["finding"].insert(), rows)
     return len(rows)
 
@@ -480,16 +482,26 @@ def test_assess_findings_touches_only_those_ids(
         assert assess_findings(session, chosen, policies, T0, "re-matched") == len(chosen)
         rows = stored(session)
         pair = {
-            i: (shape, asset)
-            for i, shape, asset in session.execute(
-                select(models.Finding.id, models.Finding.shape_id, models.Finding.asset_id)
+            i: (vclass, context)
+            for i, vclass, context in session.execute(
+                select(
+                    models.Finding.id,
+                    models.TriageShape.vclass,
+                    models.Asset.triage_context_id,
+                )
+                .join(models.FindingDetail, models.FindingDetail.id == models.Finding.detail_id)
+                .join(models.TriageShape, models.TriageShape.id == models.FindingDetail.shape_id)
+                .join(models.Asset, models.Asset.id == models.Finding.asset_id)
             )
         }
-        # Decided: the chosen ones, and those sharing a chosen one's shape and asset.
+        # Decided: the chosen ones, and every finding whose shape (shared through its detail)
+        # has the class of a chosen one's, in the same context: they share its rule. Assets of
+        # no chosen finding have no context yet.
         reached = {pair[i] for i in chosen}
         assert {i for i, row in rows.items() if row[1] is not None} == {
             i for i in everything if pair[i] in reached
         }
+        assert len(reached) < len(everything)
         assert check_agrees(session, policies, chosen) == len(chosen)
         assert assess_findings(session, [], policies, T0, "nothing") == 0
 
@@ -525,6 +537,15 @@ def test_first_seen_as_stored_whatever_its_form(db: Database) -> None:
 def test_without_tables_every_finding_says_why(db: Database) -> None:
     load_intel(db, tables=False)
     count = populate(db)
+    with db.transaction() as session:  # a closed finding whose shape no open one has
+        first = session.execute(
+            select(models.Advisory.id, models.Advisory.aliases).order_by(models.Advisory.id)
+        ).first()
+        assert first is not None
+        alone = [row(1, first[0], [*first[1], "TEST-ALONE-1"], "3000.99", T0, "fixed")]
+        attach_details(session, alone, T0)
+        session.execute(models.Base.metadata.tables["finding"].insert(), alone)
+        count += 1
     with db.transaction() as session:
         assert assess_open(session, policy_set(None), T0, "test") == 0
         rows = stored(session)
@@ -534,6 +555,6 @@ def test_without_tables_every_finding_says_why(db: Database) -> None:
         text = explanation_text(session, undecided[0])
         assert "not triaged: SSVC decision tables are not loaded" in text
         assert explanation(session, undecided[0])["unavailable"].startswith("SSVC decision")
-        closed = next(i for i, row in rows.items() if row[0] not in OPEN)
+        closed = max(i for i, row in rows.items() if row[0] not in OPEN)  # the one added
         assert "not triaged yet" in explanation_text(session, closed)
     assert count > len(undecided)

@@ -44,7 +44,8 @@ def decide_by_hand(
     session: Session, rows: list[models.Finding], decision: Callable[[int], str]
 ) -> None:
     """Give each finding a decision and a deadline 14 days after it was first seen, written as
-    assessment would: a shape per finding, a context per asset, a rule per (class, context)."""
+    assessment would: a shape (and detail) per finding, a context per asset, a rule per
+    (class, context)."""
     part = models.Assessment(digest="test", part="context", data={}, created_at=T0)
     revision = models.TriageRevision(
         at=T0,
@@ -76,7 +77,18 @@ def decide_by_hand(
         )
         session.add(shape)
         session.flush()
-        row.shape_id = shape.id
+        detail = models.FindingDetail(
+            digest=f"detail-{index}",
+            vulnerability=row.vulnerability,
+            aliases=[],
+            records=[],
+            fixed_versions=[],
+            shape_id=shape.id,
+            matched_at=T0,
+        )
+        session.add(detail)
+        session.flush()
+        row.detail_id = detail.id
     for vclass in {decision(index) for index in range(len(rows))}:
         for context_id in contexts.values():
             session.add(

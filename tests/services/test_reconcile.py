@@ -280,7 +280,11 @@ def test_findings_of_a_record_changed_in_place_are_reassessed_and_no_others(
     before = snapshot(db)
     load_paths(db, [write_record(tmp_path / "severity", record)], Limits())
     with db.transaction() as session:
-        rows = session.execute(select(models.Finding.id, models.Finding.records)).all()
+        rows = session.execute(
+            select(models.Finding.id, models.FindingDetail.records).join(
+                models.FindingDetail, models.FindingDetail.id == models.Finding.detail_id
+            )
+        ).all()
     matched = {finding_id for finding_id, records in rows if RECORD in records}
     assert 0 < len(matched) < len(before)
     assert assessed == [matched]

@@ -59,6 +59,7 @@ def build_findings(
                 component.name,
                 package.ecosystem,
                 package.version,
+                package.release,
                 purl,
                 records,
                 hits,
@@ -90,6 +91,7 @@ def _finding(
     name: str,
     ecosystem: str,
     version: str,
+    release: str | None,
     purl: str | None,
     records: Sequence[str],
     hits: Mapping[str, Sequence[Hit]],
@@ -138,6 +140,7 @@ def _finding(
         summary=summary,
         inventory=inventory,
         records=tuple(sorted(records)),
+        release=release,
     )
 
 

@@ -31,6 +31,8 @@ class Finding:
     inventory: str
     #: The advisory records (by id) that say this component is affected.
     records: tuple[str, ...]
+    #: The OS release the component was matched for (distribution packages), else None.
+    release: str | None = None
     #: Triage (when SSVC tables are loaded): outcomes, deadline, and the full explanation.
     decision: str | None = None
     priority: str | None = None

@@ -201,6 +201,8 @@ def run_assessment(
     now: datetime,
     why: str,
     config: TriageConfig = DEFAULT_CONFIG,
+    *,
+    stored_contexts: bool = False,
 ) -> AssessmentRun:
     """Decide and set deadlines for the findings ``where`` selects, by reference (ADR 0001).
 
@@ -211,10 +213,13 @@ def run_assessment(
     (``store.triage_view``). A rule is shared by every finding of its pair, in scope or not. A
     shape that cannot be decided keeps what it had (logged). Anything changed is recorded as one
     ``triage_revision`` (why, the policy set, each shape and rule before and after).
+
+    ``stored_contexts``: take the context an asset points to as it is, and derive only the
+    missing ones (assets not assessed yet) — for re-matched findings, whose assets did not
+    change. Otherwise every asset in scope gets its context derived again.
     """
     session.flush()
     clock = _Clock()
-    sets.ensure_shapes(session, where)
     shapes = sets.scope_shapes(session, where)
     clock.lap("shapes")
     if not shapes:
@@ -224,9 +229,14 @@ def run_assessment(
         return _unavailable(session, shapes, now, why, policies, clock)
     classes = _classify(session, shapes, tables, config, now)
     clock.lap("evidence")
-    contexts = _contexts(session, where)
+    contexts = _contexts(session, where, missing_only=stored_contexts)
     clock.lap("contexts")
     counts = sets.pair_counts(session, where)
+    known = {context for _, context, _ in counts} - contexts.keys()
+    contexts.update(
+        (i, asset_context(d["criticality"], d["internet_facing"], d["environment"], d["sectors"]))
+        for i, d in sets.stored_contexts(session, known).items()
+    )
     clock.lap("pairs")
     old_class: dict[int, str | None] = {shape.id: shape.vclass for shape in shapes}
     new_class = old_class | classes.vclass
@@ -438,12 +448,15 @@ def _context_data(context: AssetContext) -> dict[str, Any]:
     }
 
 
-def _contexts(session: Session, where: ColumnElement[bool]) -> dict[int, AssetContext]:
-    """The asset contexts in scope, by ``triage_context`` id; each asset points to its own."""
+def _contexts(
+    session: Session, where: ColumnElement[bool], *, missing_only: bool = False
+) -> dict[int, AssetContext]:
+    """The asset contexts in scope, by ``triage_context`` id; each asset points to its own
+    (``missing_only``: only the assets that point to none yet)."""
     found: dict[tuple[object, ...], tuple[str, AssetContext]] = {}
     wanted: list[tuple[int, str, int | None]] = []
     for asset_id, criticality, internet_facing, environment, sectors, stored in sets.scope_assets(
-        session, where
+        session, where, missing_only=missing_only
     ):
         raw = (criticality, internet_facing, environment, tuple(sectors))
         known = found.get(raw)
@@ -543,7 +556,7 @@ def assess_findings(
     if not wanted:
         return 0
     with sets.among(session, "id", wanted) as where:
-        return run_assessment(session, where, policies, now, why).changed
+        return run_assessment(session, where, policies, now, why, stored_contexts=True).changed
 
 
 def assess_vulnerabilities(

@@ -4,8 +4,8 @@ A re-assessment never writes findings. ``services.assessment`` computes, in Pyth
 vulnerability decision points per *shape* and the outcomes and deadline terms per (class, asset
 context); this module moves those few thousand rows in and out of the database:
 
-1. :func:`ensure_shapes` — give every finding in scope a ``triage_shape`` (reconciliation does so
-   when it writes a finding; this catches rows written otherwise);
+1. :func:`shape_ids` — the ``triage_shape`` of each content (``services.finding_details`` points
+   every finding's detail at one when it writes the detail);
 2. :func:`scope_shapes`, :func:`scope_assets` — the shapes and assets of the findings in scope;
 3. :func:`update_shapes`, :func:`context_ids`, :func:`update_asset_contexts` — their new class
    and context;
@@ -35,10 +35,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     and_,
     bindparam,
-    cast,
     func,
     select,
     text,
@@ -61,6 +59,7 @@ CONTEXT: Table = models.TriageContext.__table__  # type: ignore[assignment]
 RULE: Table = models.TriageRule.__table__  # type: ignore[assignment]
 REVISION: Table = models.TriageRevision.__table__  # type: ignore[assignment]
 ASSET: Table = models.Asset.__table__  # type: ignore[assignment]
+DETAIL: Table = models.FindingDetail.__table__  # type: ignore[assignment]
 
 #: The decision points that come from the vulnerability; the others come from the asset.
 VULNERABILITY_POINTS = frozenset({"E", "A", "TI", "KEV"})
@@ -148,6 +147,11 @@ def _insert(session: Session) -> Any:
     return postgresql_insert if postgresql else sqlite_insert
 
 
+def insert_statement(session: Session, table: Table) -> Any:
+    """``INSERT`` into ``table`` in the session's dialect (for ``ON CONFLICT``)."""
+    return _insert(session)(table)
+
+
 # -- shapes ---------------------------------------------------------------------------------------
 
 
@@ -184,47 +188,6 @@ def shape_ids(session: Session, contents: Iterable[Content]) -> dict[Content, in
     return found
 
 
-def ensure_shapes(session: Session, where: ColumnElement[bool]) -> int:
-    """Point the findings in scope that have no shape yet at theirs; returns how many."""
-    query = (
-        select(
-            FINDING.c.vulnerability,
-            cast(FINDING.c.aliases, Text),
-            cast(FINDING.c.records, Text),
-            cast(FINDING.c.fixed_versions, Text) != "[]",
-        )
-        .where(where, FINDING.c.shape_id.is_(None))
-        .distinct()
-    )
-    missing = select(FINDING.c.id).where(where, FINDING.c.shape_id.is_(None)).limit(1)
-    if session.execute(missing).first() is None:  # the usual case: reconciliation set them all
-        return 0
-    found = session.execute(query).all()
-    ids = shape_ids(
-        session,
-        [
-            (vulnerability, tuple(orjson.loads(a)), tuple(orjson.loads(r)), bool(fixed))
-            for vulnerability, a, r, fixed in found
-        ],
-    )
-    written = 0
-    for (vulnerability, aliases, records, fixed), shape in ids.items():
-        result = session.execute(
-            update(FINDING)
-            .where(
-                where,
-                FINDING.c.shape_id.is_(None),
-                FINDING.c.vulnerability == vulnerability,
-                cast(FINDING.c.aliases, Text) == orjson.dumps(list(aliases)).decode(),
-                cast(FINDING.c.records, Text) == orjson.dumps(list(records)).decode(),
-                (cast(FINDING.c.fixed_versions, Text) != "[]") == fixed,
-            )
-            .values(shape_id=shape)
-        )
-        written += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    return written
-
-
 @dataclass(frozen=True, slots=True)
 class ShapeRow:
     id: int
@@ -238,7 +201,12 @@ class ShapeRow:
 
 def scope_shapes(session: Session, where: ColumnElement[bool]) -> list[ShapeRow]:
     """The shapes of the findings in scope."""
-    held = select(FINDING.c.shape_id).where(where).distinct()
+    held = (
+        select(DETAIL.c.shape_id)
+        .select_from(FINDING.join(DETAIL, DETAIL.c.id == FINDING.c.detail_id))
+        .where(where)
+        .distinct()
+    )
     query = select(
         SHAPE.c.id,
         SHAPE.c.vulnerability,
@@ -271,10 +239,11 @@ def update_shapes(session: Session, changes: Sequence[tuple[int, str | None, int
 
 
 def scope_assets(
-    session: Session, where: ColumnElement[bool]
+    session: Session, where: ColumnElement[bool], *, missing_only: bool = False
 ) -> Sequence[tuple[int, str, bool | None, str | None, list[str], int | None]]:
     """(asset id, criticality, internet-facing, environment, sectors, context id) of the assets
-    of the findings in scope (a Core query: ten thousand rows, no ORM objects)."""
+    of the findings in scope (a Core query: ten thousand rows, no ORM objects);
+    ``missing_only``: of those with no context yet."""
     organisation: Table = models.Organisation.__table__  # type: ignore[assignment]
     held = select(FINDING.c.asset_id).where(where).distinct()
     query = (
@@ -289,7 +258,18 @@ def scope_assets(
         .select_from(ASSET.join(organisation, organisation.c.id == ASSET.c.organisation_id))
         .where(ASSET.c.id.in_(held))
     )
+    if missing_only:
+        query = query.where(ASSET.c.triage_context_id.is_(None))
     return session.execute(query).all()
+
+
+def stored_contexts(session: Session, ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The data of these ``triage_context`` rows, by id."""
+    found: dict[int, dict[str, Any]] = {}
+    for part in chunks(sorted(ids), 900):
+        query = select(CONTEXT.c.id, CONTEXT.c.data).where(CONTEXT.c.id.in_(part))
+        found.update((i, data) for i, data in session.execute(query))
+    return found
 
 
 def context_ids(session: Session, contexts: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
@@ -321,10 +301,14 @@ def update_asset_contexts(session: Session, changes: Sequence[tuple[int, int]]) 
 def pair_counts(session: Session, where: ColumnElement[bool]) -> list[tuple[int, int, int]]:
     """(shape id, context id, findings) of the findings in scope, by pair."""
     query = (
-        select(FINDING.c.shape_id, ASSET.c.triage_context_id, func.count())
-        .select_from(FINDING.join(ASSET, ASSET.c.id == FINDING.c.asset_id))
-        .where(where, FINDING.c.shape_id.is_not(None), ASSET.c.triage_context_id.is_not(None))
-        .group_by(FINDING.c.shape_id, ASSET.c.triage_context_id)
+        select(DETAIL.c.shape_id, ASSET.c.triage_context_id, func.count())
+        .select_from(
+            FINDING.join(ASSET, ASSET.c.id == FINDING.c.asset_id).join(
+                DETAIL, DETAIL.c.id == FINDING.c.detail_id
+            )
+        )
+        .where(where, DETAIL.c.shape_id.is_not(None), ASSET.c.triage_context_id.is_not(None))
+        .group_by(DETAIL.c.shape_id, ASSET.c.triage_context_id)
     )
     return [(shape, context, count) for shape, context, count in session.execute(query)]
 
@@ -485,7 +469,8 @@ def explanation(session: Session, finding_id: int) -> dict[str, Any]:
         select(SHAPE.c.assessment_id, RULE.c.context_assessment_id)
         .select_from(
             FINDING.join(ASSET, ASSET.c.id == FINDING.c.asset_id)
-            .join(SHAPE, SHAPE.c.id == FINDING.c.shape_id)
+            .join(DETAIL, DETAIL.c.id == FINDING.c.detail_id)
+            .join(SHAPE, SHAPE.c.id == DETAIL.c.shape_id)
             .outerjoin(
                 RULE,
                 and_(

@@ -14,10 +14,11 @@ code findings with one probe run, in one transaction, with the asset row locked 
   file was not analysed (``unanalysed``). Then it is left as it was.
 
 Package findings of the asset are never touched. Code findings are triaged like package ones,
-in the same transaction: the weakness is their evidence (``aliases`` holds ``CWE-n``, which
-``services.assessment_evidence`` reads as the weakness, not as an id), so Automatable and
-Technical Impact follow the CWE and the asset's context; with no public exploit of the
-organisation's own code, Exploitation is ``none``. A deadline follows from the policy.
+in the same transaction: the weakness is their evidence (their detail's ``aliases`` hold
+``CWE-n``, which ``services.assessment_evidence`` reads as the weakness, not as an id), so
+Automatable and Technical Impact follow the CWE and the asset's context; with no public
+exploit of the organisation's own code, Exploitation is ``none``. A deadline follows from the
+policy.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from sakimori.model.lifecycle import State
 from sakimori.probe.findings import CodeFinding
 from sakimori.services.assessment import policy_set, run_assessment
+from sakimori.services.finding_details import Detail, identity, store_details
 from sakimori.services.organisations import asset as find_asset
 from sakimori.store import models
 from sakimori.store.db import Database
@@ -89,18 +91,27 @@ def record_code_findings(
                 .with_for_update()
             )
         }
+        details = store_details(
+            session,
+            {
+                identity("code", key, finding.rule_id, None, None): Detail(
+                    finding.rule_id, (f"CWE-{finding.cwe}",), (), ()
+                )
+                for key, finding in reported.items()
+            },
+            now,
+        )
         for key, finding in reported.items():
             row = stored.get(key)
             where = f"{finding.path}:{finding.sink.line}"
+            detail = details[identity("code", key, finding.rule_id, None, None)]
             if row is None:
                 row = models.Finding(
                     asset_id=target.id,
                     key=key,
                     kind="code",
                     vulnerability=finding.rule_id,
-                    aliases=[f"CWE-{finding.cwe}"],
-                    records=[],
-                    fixed_versions=[],
+                    detail_id=detail.id,
                     package=finding.path,
                     location_fingerprint=finding.fingerprint,
                     weakness=f"CWE-{finding.cwe}",
@@ -117,6 +128,7 @@ def record_code_findings(
                 continue
             row.last_seen_at = now
             row.package = finding.path
+            row.detail_id = detail.id
             if row.state == State.FIXED.value:
                 _transition(session, row, now, actor, State.FIXED, State.OPEN,
                             f"reported again by {_ACTOR_NOTE} ({where}): regression")  # fmt: skip

@@ -8,15 +8,20 @@ The rules (the same for an upload and for an advisory refresh):
 - a finding in scope that is no longer found closes as ``fixed`` ("verified by inventory"),
   from whatever state it was in;
 - a finding found again in any other state (``open``, ``not_affected``, ``risk_accepted``…)
-  keeps its state: only its last-seen time and its ids, records and fixed versions follow.
+  keeps its state.
 
-Everything is set-based, so one changed advisory held by ten thousand assets costs a handful of
-statements, not ten thousand ORM round trips: the findings in scope are read (and, on
-PostgreSQL, locked) with one query per chunk of package names; new findings are inserted with
-one executemany; rows that take the same new values (reopened, closed, new ids or fixes) are
-changed with one ``UPDATE … WHERE id = ANY(…)`` per group (``IN (…)`` chunks on SQLite), and
-their transitions with one ``INSERT … SELECT`` that reads each row's state before it changes.
-A refresh writes only the findings it changes; an upload also marks every finding it sees again.
+What matching says about a vulnerability of a package-version — its ids, the records that
+matched, the fixed versions — is not the finding's own: it is the finding's *detail*
+(``services.finding_details``), shared with every asset holding that package-version and
+rewritten in place. So a changed advisory held by ten thousand assets rewrites a few details,
+and only the findings that open, reopen or close are written.
+
+Everything is set-based, so it costs a handful of statements, not ten thousand ORM round trips:
+the findings in scope are read (and, on PostgreSQL, locked) with one query per chunk of package
+names; new findings are inserted with one executemany; rows that take the same new values
+(reopened, closed) are changed with one ``UPDATE … WHERE id = ANY(…)`` per group (``IN (…)``
+chunks on SQLite), and their transitions with one ``INSERT … SELECT`` that reads each row's
+state before it changes. An upload also marks every finding it sees again.
 """
 
 from __future__ import annotations
@@ -26,15 +31,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     ColumnElement,
     DateTime,
     Integer,
-    Text,
     any_,
     bindparam,
-    cast,
     literal,
     null,
     select,
@@ -46,14 +48,12 @@ from sqlalchemy.orm import Session
 from sakimori.model.ecosystem import normalize_name
 from sakimori.model.finding import Finding as FoundVulnerability
 from sakimori.model.lifecycle import State
-from sakimori.services.assessment_store import Content, shape_ids
+from sakimori.services.finding_details import Detail, package_identity, store_details
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.triage_view import open_deadline
 
 Package = tuple[str, str]
-#: A finding's aliases, records and fixed versions.
-Details = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 FINDING = models.Base.metadata.tables["finding"]
 TRANSITION = models.Base.metadata.tables["finding_transition"]
@@ -79,7 +79,8 @@ class SyncCounts:
 @dataclass(slots=True)
 class Reconciled:
     counts: SyncCounts = field(default_factory=SyncCounts)
-    #: Findings created, reopened, closed, or whose ids, records or fixed versions changed.
+    #: Findings created, reopened or closed, and every finding whose detail changed (in scope
+    #: or not: the detail is shared) or that now points to another detail.
     changed: set[int] = field(default_factory=set)
     #: Findings found now (kept or reopened; not the new ones), with the records that matched.
     matched: dict[int, tuple[str, ...]] = field(default_factory=dict)
@@ -97,21 +98,7 @@ class _Stored:
     state: str
     ecosystem: str | None
     package: str | None
-    #: aliases, records and fixed versions as the JSON text stored (compared without parsing).
-    stored: tuple[str, str, str]
-
-    def differs(self, details: Details, memo: dict[Any, Any]) -> bool:
-        """Whether ``details`` differ from what is stored; ``memo`` spares serialising and
-        parsing the same lists again (thousands of findings share them)."""
-        texts = memo.get(details)
-        if texts is None:
-            texts = memo[details] = _texts(details)
-        if self.stored == texts:
-            return False
-        parsed = memo.get(self.stored)
-        if parsed is None:
-            parsed = memo[self.stored] = tuple(tuple(orjson.loads(t)) for t in self.stored)
-        return bool(parsed != details)
+    detail_id: int | None
 
 
 def finding_key(found: FoundVulnerability) -> str:
@@ -121,16 +108,6 @@ def finding_key(found: FoundVulnerability) -> str:
 def package_of(ecosystem: str | None, package: str | None) -> Package:
     """(base ecosystem, normalised name) of a stored finding."""
     return ecosystem or "", normalize_name(ecosystem or "", package or "")
-
-
-def _details(item: FoundVulnerability) -> Details:
-    return tuple(item.aliases), tuple(item.records), tuple(item.fixed)
-
-
-def _texts(details: Details) -> tuple[str, str, str]:
-    """The JSON text the engine writes for these lists (``store.db`` serialises with orjson)."""
-    aliases, records, fixed = (orjson.dumps(list(part)).decode() for part in details)
-    return aliases, records, fixed
 
 
 def existing_findings(
@@ -154,10 +131,7 @@ def existing_findings(
         FINDING.c.state,
         FINDING.c.ecosystem,
         FINDING.c.package,
-        # As text: comparing the stored JSON with what would be written spares parsing it.
-        cast(FINDING.c.aliases, Text).label("aliases"),
-        cast(FINDING.c.records, Text).label("records"),
-        cast(FINDING.c.fixed_versions, Text).label("fixed"),
+        FINDING.c.detail_id,
     )
     base = select(*columns).where(FINDING.c.kind == "package").order_by(FINDING.c.id)
     queries = []
@@ -181,7 +155,7 @@ def existing_findings(
         # FOR UPDATE: a person's transition (which locks the row too) and this reconciliation
         # are serialised on PostgreSQL; SQLite writes one transaction at a time anyway.
         rows = session.execute(query.with_for_update()).all()
-        for finding_id, asset_id, key, state, ecosystem, package, *stored in rows:
+        for finding_id, asset_id, key, state, ecosystem, package, detail_id in rows:
             if asset_id not in wanted_assets:
                 continue
             if wanted_packages is not None:
@@ -190,9 +164,8 @@ def existing_findings(
                     in_scope[spelled] = package_of(*spelled) in wanted_packages
                 if not in_scope[spelled]:
                     continue
-            aliases, records, fixed = stored
             found[(asset_id, key)] = _Stored(
-                finding_id, asset_id, key, state, ecosystem, package, (aliases, records, fixed)
+                finding_id, asset_id, key, state, ecosystem, package, detail_id
             )
     return found
 
@@ -214,91 +187,103 @@ def reconcile(
 
     An upload is a new sighting of everything it holds, so every finding found again gets
     ``last_seen_at = now``. A refresh re-reads inventories already seen: it writes only the
-    findings it changes (new, reopened, closed, or with other ids, records or fixed versions;
-    those get ``last_seen_at = now`` too), so a changed advisory of a package with a hundred
-    others does not rewrite every finding of that package.
+    findings that open, reopen or close (and the details that changed), so a changed advisory
+    of a package held by ten thousand assets writes a handful of rows.
     """
     existing = existing_findings(session, found.keys(), packages, spellings)
     result = Reconciled(in_scope={row.id for row in existing.values()})
     counts = result.counts
-    new_rows: list[dict[str, Any]] = []
-    #: ((vulnerability, new details) or None when unchanged, reopened?) -> rows: one UPDATE
-    #: per group.
-    groups: dict[tuple[tuple[str, Details] | None, bool], list[_Stored]] = {}
+    details: dict[str, Detail] = {}
+    new_rows: list[tuple[dict[str, Any], str]] = []
+    again: list[tuple[_Stored, str]] = []
     current: set[tuple[int, str]] = set()
-    memo: dict[Any, Any] = {}
+    # Thousands of assets hold the same package-versions: hash each identity once.
+    digests: dict[tuple[str, str | None, str | None], str] = {}
     for asset_id, items in found.items():
         for key, item in {finding_key(f): f for f in items}.items():
             current.add((asset_id, key))
+            digest = digests.get((key, item.purl, item.release))
+            if digest is None:
+                digest = digests[(key, item.purl, item.release)] = package_identity(key, item)
+                details.setdefault(digest, Detail.of(item))
             row = existing.get((asset_id, key))
             if row is None:
-                new_rows.append(_new_row(asset_id, key, item, now))
-                continue
-            details = _details(item)
-            result.matched[row.id] = details[1]
-            reopened = row.state == State.FIXED.value
-            counts.reopened += reopened
-            counts.kept += not reopened
-            differs = row.differs(details, memo)
-            if differs or reopened:
-                result.changed.add(row.id)
-            elif packages is not None:
-                continue  # a refresh leaves an unchanged finding alone
-            group = ((item.vulnerability, details) if differs else None, reopened)
-            groups.setdefault(group, []).append(row)
+                new_rows.append((_new_row(asset_id, key, item, now), digest))
+            else:
+                again.append((row, digest))
+    stored = store_details(session, details, now)
+    for new_row, digest in new_rows:
+        new_row["detail_id"] = stored[digest].id
+    created = _insert_new(session, [new_row for new_row, _ in new_rows], now, why)
+    reopen: list[_Stored] = []
+    repoint: list[dict[str, int]] = []
+    seen: list[int] = []
+    for row, digest in again:
+        detail = stored[digest]
+        result.matched[row.id] = details[digest].records
+        reopened = row.state == State.FIXED.value
+        counts.reopened += reopened
+        counts.kept += not reopened
+        if reopened:
+            reopen.append(row)
+        elif packages is None:
+            seen.append(row.id)
+        if row.detail_id != detail.id:
+            repoint.append({"finding": row.id, "new_detail": detail.id})
+        if reopened or detail.changed or row.detail_id != detail.id:
+            result.changed.add(row.id)
     close = [
         row
         for place, row in existing.items()
         if place not in current and row.state != State.FIXED.value
     ]
-    changed_shapes = {_content(*new) for new, _ in groups if new is not None}
-    shapes = shape_ids(session, {new["_shape"] for new in new_rows} | changed_shapes)
-    for new_row in new_rows:
-        new_row["shape_id"] = shapes[new_row.pop("_shape")]
-    created = _insert_new(session, new_rows, now, why)
-    for (new, reopened), rows in groups.items():
-        values: dict[str, Any] = {"last_seen_at": now}
-        if new is not None:
-            aliases, records, fixed = new[1]
-            values.update(
-                aliases=list(aliases),
-                records=list(records),
-                fixed_versions=list(fixed),
-                shape_id=shapes[_content(*new)],
-            )
-        if reopened:
-            _move(session, rows, State.OPEN, None, now, f"regression: back in {why}", values)
-        else:
-            _update_ids(session, [row.id for row in rows], values)
+    _repoint(session, repoint)
+    _move(session, reopen, State.OPEN, None, now, f"regression: back in {why}",
+          {"last_seen_at": now})  # fmt: skip
+    _update_ids(session, seen, {"last_seen_at": now})
     _move(session, close, State.FIXED, _VERIFIED, now, f"{_VERIFIED}: {why}")
     counts.opened, counts.closed = len(created), len(close)
     result.changed.update(created, (row.id for row in close))
+    result.changed.update(
+        findings_of(session, {d.id for d in stored.values() if d.changed}) - result.in_scope
+    )
     result.in_scope.update(created)
-    _expire_loaded(session, result.in_scope)
+    _expire_loaded(session, result.in_scope | result.changed)
     return result
 
 
-def _content(vulnerability: str, details: Details) -> Content:
-    """A finding's vulnerability shape: what its triage evidence depends on."""
-    aliases, records, fixed = details
-    return vulnerability, aliases, records, bool(fixed)
+def findings_of(session: Session, detail_ids: Collection[int]) -> set[int]:
+    """The findings that point to these details (``ix_finding_detail_id``)."""
+    found: set[int] = set()
+    for part in store.chunks(sorted(detail_ids), _IN_CHUNK):
+        found.update(session.scalars(select(FINDING.c.id).where(FINDING.c.detail_id.in_(part))))
+    return found
+
+
+def _repoint(session: Session, rows: Sequence[dict[str, int]]) -> None:
+    """Point findings whose identity changed (another purl or OS release for the same key)
+    at their new detail."""
+    if not rows:
+        return
+    statement = (
+        update(FINDING)
+        .where(FINDING.c.id == bindparam("finding"))
+        .values(detail_id=bindparam("new_detail"))
+    )
+    session.execute(statement, list(rows), execution_options={"synchronize_session": False})
 
 
 def _new_row(asset_id: int, key: str, item: FoundVulnerability, now: datetime) -> dict[str, Any]:
-    # The triage shape is set from ``_shape`` before the insert (``_shapes``).
+    # ``detail_id`` is set from the stored detail before the insert (:func:`reconcile`).
     return {
-        "_shape": _content(item.vulnerability, _details(item)),
         "asset_id": asset_id,
         "key": key,
         "kind": "package",
         "vulnerability": item.vulnerability,
-        "aliases": list(item.aliases),
-        "records": list(item.records),
         "ecosystem": item.ecosystem,
         "package": item.package,
         "version": item.version,
         "purl": item.purl,
-        "fixed_versions": list(item.fixed),
         "state": State.OPEN.value,
         "first_seen_at": now,
         "last_seen_at": now,

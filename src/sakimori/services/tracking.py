@@ -106,8 +106,10 @@ def upload_inventory(
         found, not_evaluated = _match(session, components, str(path))
         why = f"inventory version {version}"
         result = reconcile(session, {target.id: found}, now, why, None)
-        # Every package finding of the asset, as before: an upload re-assesses the asset.
-        assess_findings(session, result.in_scope, policies or policy_set(None), now, why)
+        # Every package finding of the asset (an upload re-assesses the asset), and those of
+        # other assets sharing a detail this match changed.
+        scope = result.in_scope | result.changed
+        assess_findings(session, scope, policies or policy_set(None), now, why)
         organisation = session.get(models.Organisation, target.organisation_id)
         assert organisation is not None  # the asset's foreign key
         slug = organisation.slug

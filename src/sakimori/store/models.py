@@ -32,7 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -302,6 +302,28 @@ class TriageRevision(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class FindingDetail(Base):
+    """What matching says about one vulnerability of one package-version (or one weakness at a
+    code location): its aliases, the advisory records that matched, the fixed versions, and its
+    triage shape. Shared by every finding with the same identity — kind, key, purl and OS
+    release, the inputs of matching, whose ``digest`` names the row — and rewritten in place
+    when intel changes, so a changed advisory writes a few of these rows and no finding.
+    ``matched_at`` is when the content was matched (``services.finding_details``)."""
+
+    __tablename__ = "finding_detail"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    vulnerability: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    records: Mapped[list[str]] = mapped_column(JSON, default=list)
+    fixed_versions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Triage by reference (ADR 0001): the shape carries the SSVC class and the vulnerability
+    #: part of the explanation.
+    shape_id: Mapped[int | None] = mapped_column(ForeignKey("triage_shape.id"))
+    matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Finding(Base):
     """A vulnerability in an asset's component (or, later, a weakness at a code location).
 
@@ -321,13 +343,10 @@ class Finding(Base):
     key: Mapped[str] = mapped_column(String(1000))
     kind: Mapped[str] = mapped_column(String(10))  # package | code
     vulnerability: Mapped[str] = mapped_column(String(200), index=True)
-    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
-    records: Mapped[list[str]] = mapped_column(JSON, default=list)
     ecosystem: Mapped[str | None] = mapped_column(String(60))
     package: Mapped[str | None] = mapped_column(String(500))
     version: Mapped[str | None] = mapped_column(String(200))
     purl: Mapped[str | None] = mapped_column(Text)
-    fixed_versions: Mapped[list[str]] = mapped_column(JSON, default=list)
     location_fingerprint: Mapped[str | None] = mapped_column(String(200))
     weakness: Mapped[str | None] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(20))
@@ -339,18 +358,32 @@ class Finding(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    #: Triage by reference (ADR 0001): the finding's vulnerability shape carries its SSVC class
-    #: and the vulnerability part of the explanation; the rule of (class, asset context) the
-    #: outcomes and deadline terms. ``store.triage_view`` joins them; nothing is written here
-    #: when a decision or deadline changes.
-    #: Not indexed: nothing looks findings up by shape, and an index would make every write of
-    #: a new shape id a non-HOT update that touches all the finding's indexes.
-    shape_id: Mapped[int | None] = mapped_column(ForeignKey("triage_shape.id"))
+    #: Aliases, matched records, fixed versions and the triage shape, shared with every finding
+    #: of the same package-version and vulnerability (:class:`FindingDetail`). The shape's
+    #: class and the asset's context name the rule with the outcomes and deadline terms
+    #: (ADR 0001; ``store.triage_view`` joins them), so nothing is written here when a
+    #: decision, a deadline or an advisory changes. Indexed: a changed detail re-assesses
+    #: every finding that shares it. Always set (nullable only because SQLite cannot add a
+    #: required column to existing rows).
+    detail_id: Mapped[int | None] = mapped_column(ForeignKey("finding_detail.id"), index=True)
+    detail: Mapped[FindingDetail | None] = relationship(lazy="selectin")
     #: The deadline in force when the finding closed (None while open; and when none was set):
     #: a later policy change does not rewrite whether it was closed on time.
     closed_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Bumped by every write; concurrent writers serialise on the row lock.
     revision: Mapped[int] = mapped_column(Integer, default=1)
+
+    @property
+    def aliases(self) -> list[str]:
+        return list(self.detail.aliases) if self.detail else []
+
+    @property
+    def records(self) -> list[str]:
+        return list(self.detail.records) if self.detail else []
+
+    @property
+    def fixed_versions(self) -> list[str]:
+        return list(self.detail.fixed_versions) if self.detail else []
 
 
 class FindingTransition(Base):

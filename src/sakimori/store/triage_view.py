@@ -1,7 +1,9 @@
 """Reading triage by reference: a finding's outcomes and deadline from its shape and its rule.
 
-A finding stores no decision and no deadline (ADR 0001). It points to its vulnerability shape
-(``triage_shape``: the SSVC class of the vulnerability decision points), its asset to a context
+A finding stores no decision and no deadline (ADR 0001). It points to its detail
+(``finding_detail``: aliases, records, fixed versions, shared by the findings of one
+package-version), the detail to its vulnerability shape (``triage_shape``: the SSVC class of the
+vulnerability decision points), its asset to a context
 (``asset.triage_context_id``), and the pair (class, context) to a ``triage_rule`` holding the
 three outcomes and the deadline terms. The deadline is computed from ``first_seen_at`` when read:
 
@@ -46,6 +48,7 @@ from sakimori.triage.policy import DeadlineTerms, due_from_terms
 
 FINDING = models.Finding.__table__
 SHAPE = models.TriageShape.__table__
+DETAIL = models.FindingDetail.__table__
 RULE = models.TriageRule.__table__
 ASSET = models.Asset.__table__
 
@@ -132,6 +135,7 @@ class Triaged:
     """The tables and computed columns of :func:`triaged`."""
 
     joined: Join
+    detail: FromClause
     shape: FromClause
     rule: FromClause
     asset: FromClause
@@ -150,12 +154,13 @@ def computed_deadline(first_seen: ColumnElement[Any], rule: FromClause) -> Colum
 
 
 def triaged(finding: FromClause = FINDING) -> Triaged:
-    """``finding`` joined to its asset, shape and rule (outer joins: an unassessed finding has
-    no rule), with the outcome and deadline columns a reader selects."""
+    """``finding`` joined to its asset, detail, shape and rule (outer joins: an unassessed
+    finding has no rule), with the outcome and deadline columns a reader selects."""
     asset = ASSET
     joined = (
         finding.join(asset, asset.c.id == finding.c.asset_id)
-        .outerjoin(SHAPE, SHAPE.c.id == finding.c.shape_id)
+        .outerjoin(DETAIL, DETAIL.c.id == finding.c.detail_id)
+        .outerjoin(SHAPE, SHAPE.c.id == DETAIL.c.shape_id)
         .outerjoin(
             RULE,
             and_(RULE.c.vclass == SHAPE.c.vclass, RULE.c.context_id == asset.c.triage_context_id),
@@ -167,6 +172,7 @@ def triaged(finding: FromClause = FINDING) -> Triaged:
     )
     return Triaged(
         joined=joined,
+        detail=DETAIL,
         shape=SHAPE,
         rule=RULE,
         asset=asset,
@@ -208,15 +214,15 @@ def finding_triage(session: Session, finding_ids: Sequence[int]) -> dict[int, Fi
 def open_deadline(finding: FromClause = FINDING) -> ColumnElement[Any]:
     """A correlated scalar subquery: the finding's deadline as computed now (for recording
     ``closed_deadline`` in the statement that closes it)."""
-    shape, rule, asset = SHAPE, RULE, ASSET
+    detail, shape, rule, asset = DETAIL, SHAPE, RULE, ASSET
     return (
         select(computed_deadline(finding.c.first_seen_at, rule))
         .select_from(
-            shape.join(rule, rule.c.vclass == shape.c.vclass).join(
-                asset, asset.c.triage_context_id == rule.c.context_id
-            )
+            detail.join(shape, shape.c.id == detail.c.shape_id)
+            .join(rule, rule.c.vclass == shape.c.vclass)
+            .join(asset, asset.c.triage_context_id == rule.c.context_id)
         )
-        .where(shape.c.id == finding.c.shape_id, asset.c.id == finding.c.asset_id)
+        .where(detail.c.id == finding.c.detail_id, asset.c.id == finding.c.asset_id)
         .correlate(finding)
         .scalar_subquery()
     )
