@@ -202,7 +202,7 @@ def run_assessment(
     why: str,
     config: TriageConfig = DEFAULT_CONFIG,
     *,
-    stored_contexts: bool = False,
+    rematched: bool = False,
 ) -> AssessmentRun:
     """Decide and set deadlines for the findings ``where`` selects, by reference (ADR 0001).
 
@@ -214,9 +214,12 @@ def run_assessment(
     shape that cannot be decided keeps what it had (logged). Anything changed is recorded as one
     ``triage_revision`` (why, the policy set, each shape and rule before and after).
 
-    ``stored_contexts``: take the context an asset points to as it is, and derive only the
-    missing ones (assets not assessed yet) — for re-matched findings, whose assets did not
-    change. Otherwise every asset in scope gets its context derived again.
+    ``rematched``: the findings were matched again (an upload, a changed advisory), and
+    nothing else changed — not the assets, not the policy, not the tables (each of those
+    re-assesses without it). So the context an asset points to stands, and so does a rule
+    already decided: only the shapes are classified again, and only missing contexts and rules
+    are derived. Otherwise every asset in scope gets its context derived again, and every pair
+    in scope its rule.
     """
     session.flush()
     clock = _Clock()
@@ -229,7 +232,7 @@ def run_assessment(
         return _unavailable(session, shapes, now, why, policies, clock)
     classes = _classify(session, shapes, tables, config, now)
     clock.lap("evidence")
-    contexts = _contexts(session, where, missing_only=stored_contexts)
+    contexts = _contexts(session, where, missing_only=rematched)
     clock.lap("contexts")
     counts = sets.pair_counts(session, where)
     known = {context for _, context, _ in counts} - contexts.keys()
@@ -246,6 +249,8 @@ def run_assessment(
         if (vclass := new_class[shape]) is not None and vclass in classes.representatives
     }
     before = sets.rules(session, {c for c in (*old_class.values(), *new_class.values()) if c})
+    if rematched:
+        pairs = {pair for pair in pairs if pair not in before}
     after = _rules(session, pairs, classes, contexts, tables, config, policies, now)
     changed_rules = {key: row for key, row in after.items() if before.get(key) != row}
     clock.lap("decide")
@@ -556,7 +561,7 @@ def assess_findings(
     if not wanted:
         return 0
     with sets.among(session, "id", wanted) as where:
-        return run_assessment(session, where, policies, now, why, stored_contexts=True).changed
+        return run_assessment(session, where, policies, now, why, rematched=True).changed
 
 
 def assess_vulnerabilities(

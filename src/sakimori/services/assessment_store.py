@@ -307,10 +307,17 @@ def pair_counts(session: Session, where: ColumnElement[bool]) -> list[tuple[int,
                 DETAIL, DETAIL.c.id == FINDING.c.detail_id
             )
         )
-        .where(where, DETAIL.c.shape_id.is_not(None), ASSET.c.triage_context_id.is_not(None))
+        .where(where)
         .group_by(DETAIL.c.shape_id, ASSET.c.triage_context_id)
     )
-    return [(shape, context, count) for shape, context, count in session.execute(query)]
+    # Findings without a shape or assets without a context are left out here, not in SQL: a
+    # ``context IS NOT NULL`` there, with statistics from before contexts were set, made
+    # PostgreSQL start from the assets and read every finding they hold.
+    return [
+        (shape, context, count)
+        for shape, context, count in session.execute(query)
+        if shape is not None and context is not None
+    ]
 
 
 def rules(session: Session, vclasses: Collection[str]) -> dict[tuple[str, int], dict[str, Any]]:
