@@ -21,11 +21,16 @@ SQLite: columns are added and dropped with ``ALTER TABLE`` (3.35 or later), as i
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 
 import orjson
 import sqlalchemy as sa
 from alembic import op
+
+from sakimori.store.migrations.columns import (
+    add_reference,
+    drop_reference,
+    require_sqlite_alter,
+)
 
 revision = "0013"
 down_revision = "0012"
@@ -47,42 +52,8 @@ _OLD_INDEXES = ("decision", "deadline", "assessment_id", "context_assessment_id"
 _OLD_FOREIGN_KEYS = ("assessment_id", "context_assessment_id")
 
 
-def _sqlite() -> bool:
-    return op.get_bind().dialect.name == "sqlite"
-
-
-def _require_sqlite_alter() -> None:
-    if sqlite3.sqlite_version_info < (3, 35, 0):
-        raise RuntimeError(
-            f"SQLite {sqlite3.sqlite_version} cannot drop a column; migration 0013 needs "
-            "SQLite 3.35 or later (use a newer Python, or PostgreSQL)"
-        )
-
-
-def _add_reference(table: str, column: str, target: str) -> None:
-    if _sqlite():
-        op.execute(
-            f"ALTER TABLE {table} ADD COLUMN {column} INTEGER "
-            f"CONSTRAINT fk_{table}_{column}_{target} REFERENCES {target} (id)"
-        )
-    else:
-        op.add_column(table, sa.Column(column, sa.Integer(), nullable=True))
-        op.create_foreign_key(
-            op.f(f"fk_{table}_{column}_{target}"), table, target, [column], ["id"]
-        )
-
-
-def _drop_reference(table: str, column: str, target: str) -> None:
-    if _sqlite():
-        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    else:
-        op.drop_constraint(op.f(f"fk_{table}_{column}_{target}"), table, type_="foreignkey")
-        op.drop_column(table, column)
-
-
 def upgrade() -> None:
-    if _sqlite():
-        _require_sqlite_alter()
+    require_sqlite_alter("0013")
     op.create_table(
         "triage_revision",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -152,17 +123,17 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("vclass", "context_id", name=op.f("pk_triage_rule")),
     )
-    _add_reference("finding", "shape_id", "triage_shape")  # not indexed: see models.Finding
+    add_reference("finding", "shape_id", "triage_shape")  # not indexed: see models.Finding
     op.add_column(
         "finding", sa.Column("closed_deadline", sa.DateTime(timezone=True), nullable=True)
     )
-    _add_reference("asset", "triage_context_id", "triage_context")
+    add_reference("asset", "triage_context_id", "triage_context")
     _backfill()
     for column in _OLD_INDEXES:
         op.drop_index(op.f(f"ix_finding_{column}"), table_name="finding")
     for column, _type in _OLD_COLUMNS:
         if column in _OLD_FOREIGN_KEYS:
-            _drop_reference("finding", column, "assessment")
+            drop_reference("finding", column, "assessment")
         else:
             op.drop_column("finding", column)
 
@@ -214,19 +185,18 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
-    if _sqlite():
-        _require_sqlite_alter()
+    require_sqlite_alter("0013")
     for column, kind in _OLD_COLUMNS:
         if column in _OLD_FOREIGN_KEYS:
-            _add_reference("finding", column, "assessment")
+            add_reference("finding", column, "assessment")
         else:
             op.add_column("finding", sa.Column(column, kind, nullable=True))
     for column in _OLD_INDEXES:
         op.create_index(op.f(f"ix_finding_{column}"), "finding", [column], unique=False)
     op.execute("UPDATE finding SET deadline = closed_deadline WHERE closed_at IS NOT NULL")
-    _drop_reference("asset", "triage_context_id", "triage_context")
+    drop_reference("asset", "triage_context_id", "triage_context")
     op.drop_column("finding", "closed_deadline")
-    _drop_reference("finding", "shape_id", "triage_shape")
+    drop_reference("finding", "shape_id", "triage_shape")
     op.drop_table("triage_rule")
     op.drop_table("triage_shape")
     op.drop_table("triage_context")

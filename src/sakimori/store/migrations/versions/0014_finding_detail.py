@@ -18,12 +18,18 @@ SQLite: columns are added and dropped with ``ALTER TABLE`` (3.35 or later), as i
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from datetime import UTC, datetime
 
 import orjson
 import sqlalchemy as sa
 from alembic import op
+
+from sakimori.store.migrations.columns import (
+    add_reference,
+    drop_reference,
+    is_sqlite,
+    require_sqlite_alter,
+)
 
 revision = "0014"
 down_revision = "0013"
@@ -33,39 +39,6 @@ depends_on = None
 _BATCH = 5000
 
 
-def _sqlite() -> bool:
-    return op.get_bind().dialect.name == "sqlite"
-
-
-def _require_sqlite_alter() -> None:
-    if sqlite3.sqlite_version_info < (3, 35, 0):
-        raise RuntimeError(
-            f"SQLite {sqlite3.sqlite_version} cannot drop a column; migration 0014 needs "
-            "SQLite 3.35 or later (use a newer Python, or PostgreSQL)"
-        )
-
-
-def _add_reference(table: str, column: str, target: str) -> None:
-    if _sqlite():
-        op.execute(
-            f"ALTER TABLE {table} ADD COLUMN {column} INTEGER "
-            f"CONSTRAINT fk_{table}_{column}_{target} REFERENCES {target} (id)"
-        )
-    else:
-        op.add_column(table, sa.Column(column, sa.Integer(), nullable=True))
-        op.create_foreign_key(
-            op.f(f"fk_{table}_{column}_{target}"), table, target, [column], ["id"]
-        )
-
-
-def _drop_reference(table: str, column: str, target: str) -> None:
-    if _sqlite():
-        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    else:
-        op.drop_constraint(op.f(f"fk_{table}_{column}_{target}"), table, type_="foreignkey")
-        op.drop_column(table, column)
-
-
 def _digest(kind: str, key: str, vulnerability: str, purl: str | None) -> str:
     """The same digest as ``services.finding_details.identity``, with no OS release (kept
     here: a migration is frozen)."""
@@ -73,8 +46,7 @@ def _digest(kind: str, key: str, vulnerability: str, purl: str | None) -> str:
 
 
 def upgrade() -> None:
-    if _sqlite():
-        _require_sqlite_alter()
+    require_sqlite_alter("0014")
     op.create_table(
         "finding_detail",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -91,12 +63,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_finding_detail")),
         sa.UniqueConstraint("digest", name=op.f("uq_finding_detail_digest")),
     )
-    _add_reference("finding", "detail_id", "finding_detail")
+    add_reference("finding", "detail_id", "finding_detail")
     _backfill()
     op.create_index(op.f("ix_finding_detail_id"), "finding", ["detail_id"], unique=False)
     for column in ("aliases", "records", "fixed_versions"):
         op.drop_column("finding", column)
-    _drop_reference("finding", "shape_id", "triage_shape")
+    drop_reference("finding", "shape_id", "triage_shape")
 
 
 def _backfill() -> None:
@@ -174,11 +146,10 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
-    if _sqlite():
-        _require_sqlite_alter()
+    require_sqlite_alter("0014")
     for column in ("aliases", "records", "fixed_versions"):
         op.add_column("finding", sa.Column(column, sa.JSON(), nullable=True))
-    _add_reference("finding", "shape_id", "triage_shape")
+    add_reference("finding", "shape_id", "triage_shape")
     op.execute(
         "UPDATE finding SET aliases = finding_detail.aliases, records = finding_detail.records, "
         "fixed_versions = finding_detail.fixed_versions, shape_id = finding_detail.shape_id "
@@ -186,8 +157,8 @@ def downgrade() -> None:
     )
     for column in ("aliases", "records", "fixed_versions"):
         op.execute(f"UPDATE finding SET {column} = '[]' WHERE {column} IS NULL")  # noqa: S608
-        if not _sqlite():
+        if not is_sqlite():
             op.alter_column("finding", column, nullable=False)
     op.drop_index(op.f("ix_finding_detail_id"), table_name="finding")
-    _drop_reference("finding", "detail_id", "finding_detail")
+    drop_reference("finding", "detail_id", "finding_detail")
     op.drop_table("finding_detail")
