@@ -209,3 +209,49 @@ def test_concurrent_transitions_are_serialised_not_lost(tmp_path: Path) -> None:
                 assert after[0] == before[1], steps  # each move starts where the last ended
         finally:
             database.dispose()
+
+
+def test_concurrent_uploads_of_one_package_version_share_one_detail(tmp_path: Path) -> None:
+    """Two assets' uploads of the same vulnerable version, at once, on PostgreSQL: both land,
+    and their findings point to one detail per vulnerability (the second insert of a detail
+    yields to the first, whichever it is)."""
+    from tests.conftest import postgres_database
+
+    with postgres_database() as url:
+        database = open_database(url)
+        try:
+            load_paths(database, [require_data("osv", "pypi", "vulns", "django")], Limits())
+            create_organisation(database, "city-bank", "", "operator")
+            refs = [f"city-bank/portal-{n}" for n in range(4)]
+            for ref in refs:
+                create_asset(database, ref, "")
+            pins = requirements(tmp_path, "r.txt", "django==2.2.24")
+            start = threading.Barrier(len(refs))
+            errors: list[Exception] = []
+
+            def upload(ref: str) -> None:
+                start.wait()
+                try:
+                    upload_inventory(database, ref, pins, "a", Limits())
+                except Exception as exc:  # collected and asserted below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=upload, args=(ref,)) for ref in refs]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert errors == []
+            with database.transaction() as session:
+                pairs = session.execute(
+                    select(models.Finding.vulnerability, models.Finding.detail_id)
+                ).all()
+                details = session.scalar(select(func.count()).select_from(models.FindingDetail))
+            per_vulnerability: dict[str, set[int | None]] = {}
+            for vulnerability, detail in pairs:
+                per_vulnerability.setdefault(vulnerability, set()).add(detail)
+            assert len(pairs) == len(refs) * len(per_vulnerability) > len(refs)
+            assert all(len(ids) == 1 and None not in ids for ids in per_vulnerability.values())
+            assert details == len(per_vulnerability)
+        finally:
+            database.dispose()

@@ -103,11 +103,15 @@ def store_details(
 
     read(sorted(details))
     missing = [digest for digest in sorted(details) if digest not in stored]
-    changed = [
-        digest
-        for digest, (_, texts) in stored.items()
-        if texts != details[digest].texts() and _differs(texts, details[digest])
-    ]
+    # In id order: concurrent writers lock the rows they rewrite in the same order (no deadlock).
+    changed = sorted(
+        (
+            digest
+            for digest, (_, texts) in stored.items()
+            if texts != details[digest].texts() and _differs(texts, details[digest])
+        ),
+        key=lambda digest: stored[digest][0],
+    )
     wanted = {details[d].shape() for d in (*missing, *changed)}
     shapes = shape_ids(session, wanted) if wanted else {}
     if missing:
