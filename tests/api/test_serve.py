@@ -124,3 +124,50 @@ def test_serve_is_a_registered_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert "--port" in result.stdout
+
+
+def test_serve_runs_the_embedded_queue(tmp_path: Path) -> None:
+    """With the embedded default, a job committed while `serve` runs is run by the server
+    itself (no `sakimori worker` beside it)."""
+    from sqlalchemy import text
+
+    from sakimori.jobs.interface import enqueue
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "SAKIMORI_HOME": str(tmp_path),
+        "SAKIMORI_DATABASE_URL": f"sqlite:///{tmp_path / 'sakimori.db'}",
+        "SAKIMORI_JOB_HANDLERS": "tests.jobs.crash_handlers",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    }
+    db = open_database(Settings.load(env).database_url)
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE job_effect (job_id INTEGER, step INTEGER)"))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sakimori", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}", process)
+        with db.transaction() as session:
+            enqueue(session, "test.flaky", {"succeed_on": 1})
+        deadline = time.monotonic() + 60  # a bound on waiting, not an assertion on speed
+        state = None
+        while time.monotonic() < deadline:
+            with db.engine.connect() as connection:
+                state = connection.execute(text("SELECT state FROM job")).scalar()
+            if state == "done":
+                break
+            time.sleep(0.2)
+        assert state == "done"
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT COUNT(*) FROM job_effect")).scalar() == 1
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+        db.dispose()

@@ -17,6 +17,14 @@ def serve(
             help="Log at INFO as JSON lines (one a request, with its request id) to stderr.",
         ),
     ] = False,
+    jobs: Annotated[
+        bool,
+        typer.Option(
+            "--jobs/--no-jobs",
+            help="With the embedded job queue (SAKIMORI_JOBS=inprocess, the default), run jobs "
+            "in this process. With SAKIMORI_JOBS=postgres, `sakimori worker` runs them.",
+        ),
+    ] = True,
 ) -> None:
     """Serve the REST API (docs/api.md). Put it behind a TLS-terminating proxy in production."""
     import uvicorn
@@ -33,13 +41,26 @@ def serve(
         from sakimori import logs
 
         logs.configure(json_lines=True)
-    uvicorn.run(
-        create_app(config),
-        log_config=None if log_json else LOGGING_CONFIG,
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=False,  # the app logs each request once, with its id and user
-        server_header=False,
-        proxy_headers=False,
-    )
+    app = create_app(config)
+    # The embedded queue runs in this process, on the app's database (woken by its commits);
+    # the PostgreSQL queue has `sakimori worker` processes of its own.
+    queue = None
+    if jobs and config.jobs != "postgres":
+        from sakimori.jobs.backends import open_queue
+
+        queue = open_queue(app.state.runtime.database, config)
+        queue.start()
+    try:
+        uvicorn.run(
+            app,
+            log_config=None if log_json else LOGGING_CONFIG,
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,  # the app logs each request once, with its id and user
+            server_header=False,
+            proxy_headers=False,
+        )
+    finally:
+        if queue is not None:
+            queue.stop()
