@@ -13,7 +13,7 @@ from sakimori.services.organisations import create_asset, create_organisation
 from sakimori.store.db import alembic_config, open_database
 
 #: The revision before finding details, and the one that adds them.
-BEFORE, DETAILS = "0013", "0014"
+BEFORE, DETAILS = "0014", "0015"
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 KEY = "pkg:PyPI/babel@2.8.0#CVE-2021-42771"
 

@@ -70,7 +70,7 @@ class Stored:
 
 
 def identity(kind: str, key: str, vulnerability: str, purl: str | None, release: str | None) -> str:
-    """The digest that names a detail (migration 0014 computes the same for existing
+    """The digest that names a detail (migration 0015 computes the same for existing
     findings)."""
     return hashlib.sha256(orjson.dumps([kind, key, vulnerability, purl, release])).hexdigest()
 

@@ -1,6 +1,6 @@
 """Advisory details by reference (ADR 0001 part (e)): findings point to a shared finding_detail
 
-Revision: 0014 (follows 0013)
+Revision: 0015 (follows 0014)
 
 A finding no longer stores its aliases, matched records, fixed versions or triage shape. They
 move to ``finding_detail``, one row per identity — kind, key, purl and OS release, what matching
@@ -31,8 +31,8 @@ from sakimori.store.migrations.columns import (
     require_sqlite_alter,
 )
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
@@ -46,7 +46,7 @@ def _digest(kind: str, key: str, vulnerability: str, purl: str | None) -> str:
 
 
 def upgrade() -> None:
-    require_sqlite_alter("0014")
+    require_sqlite_alter("0015")
     op.create_table(
         "finding_detail",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -146,7 +146,7 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
-    require_sqlite_alter("0014")
+    require_sqlite_alter("0015")
     for column in ("aliases", "records", "fixed_versions"):
         op.add_column("finding", sa.Column(column, sa.JSON(), nullable=True))
     add_reference("finding", "shape_id", "triage_shape")
