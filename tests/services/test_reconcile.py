@@ -26,7 +26,7 @@ from sakimori.services.organisations import create_asset, create_organisation
 from sakimori.services.tracking import refresh_packages, upload_inventory
 from sakimori.store import intel as store
 from sakimori.store import models
-from sakimori.store.db import Database, open_database
+from sakimori.store.db import Database, aware, open_database
 from sakimori.store.triage_view import finding_triage
 from tests.conftest import require_data
 
@@ -290,3 +290,33 @@ def test_findings_of_a_record_changed_in_place_are_reassessed_and_no_others(
     assert assessed == [matched]
     # Nothing stored on a finding changed (a decision may have: that is the point).
     assert {k: v[:4] for k, v in snapshot(db).items()} == {k: v[:4] for k, v in before.items()}
+
+
+def test_findings_a_refresh_closes_keep_the_deadline_in_force(db: Database, tmp_path: Path) -> None:
+    """Closing records each finding's own deadline as computed at that moment (one statement
+    for all of them), not another finding's, and not none."""
+    with db.transaction() as session:
+        rows = session.execute(
+            select(models.Finding.id, models.Finding.version).where(
+                models.Finding.package.in_(["django", "Django"]),
+                models.Finding.state == State.OPEN.value,
+            )
+        ).all()
+        before = finding_triage(session, [i for i, _ in rows])
+    closing = {i for i, version in rows if version.startswith("2.2.")}
+    assert closing
+    assert None not in {before[i].deadline for i in closing}
+    load_paths(db, [write_record(tmp_path / "widened", widened_record())], Limits())
+    with db.transaction() as session:
+        closed = {
+            row.id: row
+            for row in session.scalars(
+                select(models.Finding).where(models.Finding.id.in_(sorted(closing)))
+            )
+        }
+    # PYSEC-2022-1 no longer names 2.2.x: its findings there closed; any other of theirs stays.
+    fixed = {i for i, row in closed.items() if row.state == State.FIXED.value}
+    assert fixed
+    assert {i: aware(closed[i].closed_deadline) for i in fixed} == {
+        i: before[i].deadline for i in fixed
+    }

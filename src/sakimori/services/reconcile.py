@@ -51,7 +51,7 @@ from sakimori.model.lifecycle import State
 from sakimori.services.finding_details import Detail, package_identity, store_details
 from sakimori.store import intel as store
 from sakimori.store import models
-from sakimori.store.triage_view import open_deadline
+from sakimori.store.triage_view import open_deadlines
 
 Package = tuple[str, str]
 
@@ -304,15 +304,18 @@ def _insert_new(
     return created
 
 
-def _id_filters(session: Session, ids: Sequence[int]) -> list[ColumnElement[bool]]:
-    """``finding.id`` in ``ids``: one array parameter on PostgreSQL (thousands of ``IN``
-    parameters cost more to send than the statement costs to run), ``IN (…)`` chunks on SQLite."""
+def _id_filters(
+    session: Session, ids: Sequence[int], column: ColumnElement[int] = FINDING.c.id
+) -> list[ColumnElement[bool]]:
+    """``column`` (``finding.id``) in ``ids``: one array parameter on PostgreSQL (thousands of
+    ``IN`` parameters cost more to send than the statement costs to run), ``IN (…)`` chunks on
+    SQLite."""
     ordered = sorted(ids)
     if not ordered:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return [FINDING.c.id == any_(bindparam("ids", ordered, type_=postgresql.ARRAY(Integer)))]
-    return [FINDING.c.id.in_(part) for part in store.chunks(ordered, _IN_CHUNK)]
+        return [column == any_(bindparam("ids", ordered, type_=postgresql.ARRAY(Integer)))]
+    return [column.in_(part) for part in store.chunks(ordered, _IN_CHUNK)]
 
 
 def _record_transitions(
@@ -353,20 +356,25 @@ def _move(
     ids = [row.id for row in rows]
     _record_transitions(session, ids, to, now, note, new=False)
     closed = to in {State.FIXED, State.MITIGATED, State.NOT_AFFECTED, State.RISK_ACCEPTED}
-    _update_ids(
-        session,
-        ids,
-        {
-            "state": to.value,
-            "state_changed_at": now,
-            "closed_at": now if closed else None,
-            # The deadline in force when it closes (computed before this statement changes it).
-            "closed_deadline": open_deadline(FINDING) if closed else None,
-            "resolution": resolution,
-            "revision": FINDING.c.revision + 1,
-            **(values or {}),
-        },
-    )
+    changes: dict[str, Any] = {
+        "state": to.value,
+        "state_changed_at": now,
+        "closed_at": now if closed else None,
+        "closed_deadline": None,
+        "resolution": resolution,
+        "revision": FINDING.c.revision + 1,
+        **(values or {}),
+    }
+    if not closed:
+        _update_ids(session, ids, changes)
+        return
+    # The deadline in force when it closes, read (before this statement changes the row) from
+    # the same rows under another name.
+    closing = FINDING.alias("closing")
+    for where in _id_filters(session, ids, closing.c.id):
+        due = open_deadlines(closing, where)
+        statement = update(FINDING).where(FINDING.c.id == due.c.id)
+        session.execute(statement.values(**(changes | {"closed_deadline": due.c.deadline})))
 
 
 def _expire_loaded(session: Session, ids: set[int]) -> None:

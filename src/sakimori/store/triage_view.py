@@ -33,6 +33,7 @@ from sqlalchemy import (
     DateTime,
     FromClause,
     Join,
+    Subquery,
     and_,
     case,
     select,
@@ -211,20 +212,20 @@ def finding_triage(session: Session, finding_ids: Sequence[int]) -> dict[int, Fi
     return found
 
 
-def open_deadline(finding: FromClause = FINDING) -> ColumnElement[Any]:
-    """A correlated scalar subquery: the finding's deadline as computed now (for recording
-    ``closed_deadline`` in the statement that closes it)."""
-    detail, shape, rule, asset = DETAIL, SHAPE, RULE, ASSET
+def open_deadlines(finding: FromClause, where: ColumnElement[bool]) -> Subquery:
+    """``(id, deadline)`` of the findings of ``finding`` (an alias of the table) that ``where``
+    selects, their deadlines as computed now: what the statement that closes them records as
+    ``closed_deadline``, by ``UPDATE … FROM`` this — one join, where a subquery per closed row
+    made PostgreSQL plan each lookup on statistics older than the rules."""
+    view = triaged(finding)
     return (
-        select(computed_deadline(finding.c.first_seen_at, rule))
-        .select_from(
-            detail.join(shape, shape.c.id == detail.c.shape_id)
-            .join(rule, rule.c.vclass == shape.c.vclass)
-            .join(asset, asset.c.triage_context_id == rule.c.context_id)
+        select(
+            finding.c.id.label("id"),
+            computed_deadline(finding.c.first_seen_at, view.rule).label("deadline"),
         )
-        .where(detail.c.id == finding.c.detail_id, asset.c.id == finding.c.asset_id)
-        .correlate(finding)
-        .scalar_subquery()
+        .select_from(view.joined)
+        .where(where)
+        .subquery("open_deadlines")
     )
 
 
@@ -234,7 +235,7 @@ __all__ = [
     "computed_deadline",
     "context_digest",
     "finding_triage",
-    "open_deadline",
+    "open_deadlines",
     "register_sqlite_functions",
     "shape_digest",
     "sqlite_deadline",
