@@ -320,3 +320,42 @@ def test_findings_a_refresh_closes_keep_the_deadline_in_force(db: Database, tmp_
     assert {i: aware(closed[i].closed_deadline) for i in fixed} == {
         i: before[i].deadline for i in fixed
     }
+
+
+def test_a_detail_changed_by_one_upload_reassesses_the_other_assets_sharing_it(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """city/site and city/other hold the same left-pad; the intel changes without a refresh
+    (its record gains an alias), then city/site alone is uploaded again: the detail they share
+    changes, and city/other's finding, outside that upload, is re-assessed with it."""
+    import sakimori.services.tracking as tracking
+
+    assessed: list[set[int]] = []
+    real = tracking.assess_findings
+
+    def spy(session: Any, ids: Any, *args: Any) -> int:
+        assessed.append(set(ids))
+        return real(session, ids, *args)
+
+    monkeypatch.setattr(tracking, "assess_findings", spy)
+    with db.transaction() as session:
+        (other,) = session.scalars(
+            select(models.Finding.id)
+            .join(models.Asset, models.Asset.id == models.Finding.asset_id)
+            .where(models.Asset.slug == "other")
+        ).all()
+        record = json.loads(
+            (left_pad_folder(tmp_path / "left-pad") / "TEST-2026-0001.json").read_text()
+        )
+        record["aliases"] = ["TEST-ALIAS-2026-2"]
+        record["modified"] = "2026-11-02T00:00:00Z"
+        store.store_advisories(
+            session, "test", parse(json.dumps(record).encode()), datetime.now(UTC)
+        )
+    inventory = tmp_path / "inventories" / "city-site.txt"
+    upload_inventory(db, "city/site", inventory, "alice", Limits())
+    assert other in assessed[-1]
+    with db.transaction() as session:
+        shared = session.get(models.Finding, other)
+        assert shared is not None
+        assert "TEST-ALIAS-2026-2" in shared.aliases

@@ -36,12 +36,14 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
     bindparam,
     func,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -108,8 +110,13 @@ def of_asset(asset_id: int) -> ColumnElement[bool]:
 
 @contextmanager
 def among(session: Session, column: str, values: Sequence[Any]) -> Iterator[ColumnElement[bool]]:
-    """``finding.<column> IN values``, through a temporary table when there are many."""
+    """``finding.<column> IN values``: one array parameter on PostgreSQL (its planner reads the
+    array's length); on SQLite an ``IN`` list, through a temporary table when there are many."""
     target = FINDING.c[column]
+    if values and session.get_bind().dialect.name == "postgresql":
+        kind = Integer if isinstance(values[0], int) else String
+        yield target == any_(bindparam(f"among_{column}", list(values), type_=ARRAY(kind)))
+        return
     if len(values) <= _IN_LIMIT:
         yield target.in_(list(values))
         return

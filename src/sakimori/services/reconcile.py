@@ -35,6 +35,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Integer,
+    all_,
     any_,
     bindparam,
     literal,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from sakimori.model.ecosystem import normalize_name
@@ -245,18 +247,29 @@ def reconcile(
     counts.opened, counts.closed = len(created), len(close)
     result.changed.update(created, (row.id for row in close))
     result.changed.update(
-        findings_of(session, {d.id for d in stored.values() if d.changed}) - result.in_scope
+        findings_of(session, {d.id for d in stored.values() if d.changed}, found.keys())
     )
     result.in_scope.update(created)
     _expire_loaded(session, result.in_scope | result.changed)
     return result
 
 
-def findings_of(session: Session, detail_ids: Collection[int]) -> set[int]:
-    """The findings that point to these details (``ix_finding_detail_id``)."""
+def findings_of(
+    session: Session, detail_ids: Collection[int], besides: Collection[int]
+) -> set[int]:
+    """The findings of assets other than ``besides`` that point to these details
+    (``ix_finding_detail_id``): those a reconciliation of ``besides`` reaches through a shared
+    detail."""
     found: set[int] = set()
+    skip = set(besides)
+    postgresql = session.get_bind().dialect.name == "postgresql"
     for part in store.chunks(sorted(detail_ids), _IN_CHUNK):
-        found.update(session.scalars(select(FINDING.c.id).where(FINDING.c.detail_id.in_(part))))
+        query = select(FINDING.c.id, FINDING.c.asset_id).where(FINDING.c.detail_id.in_(part))
+        if postgresql and skip:  # left out by the database (ten thousand ids, one parameter)
+            query = query.where(
+                FINDING.c.asset_id != all_(bindparam("besides", sorted(skip), ARRAY(Integer)))
+            )
+        found.update(i for i, asset in session.execute(query) if asset not in skip)
     return found
 
 
