@@ -69,6 +69,21 @@ def widened_record() -> dict[str, Any]:
     return record
 
 
+def spy_assessments(monkeypatch: pytest.MonkeyPatch) -> list[set[int]]:
+    """The ids of every ``assess_findings`` call an upload or refresh makes, in order."""
+    import sakimori.services.tracking as tracking
+
+    assessed: list[set[int]] = []
+    real = tracking.assess_findings
+
+    def spy(session: Any, ids: Any, *args: Any) -> int:
+        assessed.append(set(ids))
+        return real(session, ids, *args)
+
+    monkeypatch.setattr(tracking, "assess_findings", spy)
+    return assessed
+
+
 def write_record(folder: Path, record: dict[str, Any]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{RECORD}.json").write_text(json.dumps(record))
@@ -262,16 +277,7 @@ def test_findings_of_a_record_changed_in_place_are_reassessed_and_no_others(
 ) -> None:
     """A record whose new version changes nothing stored on the findings (here its severity)
     still changes their evidence: exactly the findings it matches are re-assessed."""
-    import sakimori.services.tracking as tracking
-
-    assessed: list[set[int]] = []
-    real = tracking.assess_findings
-
-    def spy(session: Any, ids: Any, *args: Any) -> int:
-        assessed.append(set(ids))
-        return real(session, ids, *args)
-
-    monkeypatch.setattr(tracking, "assess_findings", spy)
+    assessed = spy_assessments(monkeypatch)
     record = original_record()
     record["modified"] = "2026-11-03T00:00:00Z"
     record["severity"] = [
@@ -328,16 +334,7 @@ def test_a_detail_changed_by_one_upload_reassesses_the_other_assets_sharing_it(
     """city/site and city/other hold the same left-pad; the intel changes without a refresh
     (its record gains an alias), then city/site alone is uploaded again: the detail they share
     changes, and city/other's finding, outside that upload, is re-assessed with it."""
-    import sakimori.services.tracking as tracking
-
-    assessed: list[set[int]] = []
-    real = tracking.assess_findings
-
-    def spy(session: Any, ids: Any, *args: Any) -> int:
-        assessed.append(set(ids))
-        return real(session, ids, *args)
-
-    monkeypatch.setattr(tracking, "assess_findings", spy)
+    assessed = spy_assessments(monkeypatch)
     with db.transaction() as session:
         (other,) = session.scalars(
             select(models.Finding.id)
