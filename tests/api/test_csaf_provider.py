@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +21,10 @@ from sakimori.packages.csaf import tracking_id
 from sakimori.packages.model import Content
 from sakimori.services import audit, csaf_signing
 from sakimori.services import packages as service
-from tests.api.test_serve import _wait_until_up, free_port
 from tests.packages.conftest import Platform, build_platform, content, errors
 from tests.packages.conftest import csaf_validator as csaf_validator  # the fixture
 from tests.packages.test_csaf_provider import provider_validator, verify
+from tests.serving import sakimori_serve
 
 PASSPHRASE = "a test passphrase"
 STAFF = {"kanri", "bunseki"}
@@ -120,22 +119,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "SAKIMORI_CSAF_KEY_FILE": str(secrets / "key.asc"),
             "SAKIMORI_CSAF_PASSPHRASE_FILE": str(secrets / "passphrase"),
         }
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sakimori", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_up(base, process)
-            yield Served(base, platform, ids, fingerprint, home)
+            with sakimori_serve(env) as server:
+                yield Served(server.base, platform, ids, fingerprint, home)
         finally:
-            process.terminate()
-            output, _ = process.communicate(timeout=30)
             csaf_signing.stop_agent(home / "csaf" / "gnupg")  # in case shutdown did not
-            assert PASSPHRASE.encode() not in output, "the passphrase reached the log"
+        assert PASSPHRASE not in server.output, "the passphrase reached the log"
 
 
 def _ids(feed: dict[str, Any]) -> set[str]:

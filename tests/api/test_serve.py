@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,7 @@ from sakimori.config import Settings
 from sakimori.services import identity
 from sakimori.services.organisations import create_asset, create_organisation
 from sakimori.store.db import open_database
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.serving import sakimori_serve
 
 
 @pytest.fixture(scope="module")
@@ -43,35 +36,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         db, identity.TokenKey.load(settings.token_key_path), "bank-admin", "t", ["read", "write"]
     )
     db.dispose()
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sakimori", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, process)
-        yield base, token
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=30)
-        assert token.encode() not in output, "the token appeared in the server's log"
-
-
-def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60  # a bound on waiting, not an assertion on speed
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"sakimori serve exited with {process.returncode}: {output}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("sakimori serve did not answer /healthz")
+    with sakimori_serve(env) as server:
+        yield server.base, token
+    assert token not in server.output, "the token appeared in the server's log"
 
 
 def test_the_real_server_answers_with_tokens_and_problems(server: tuple[str, str]) -> None:
@@ -144,30 +111,20 @@ def test_serve_runs_the_embedded_queue(tmp_path: Path) -> None:
     db = open_database(Settings.load(env).database_url)
     with db.engine.begin() as connection:
         connection.execute(text("CREATE TABLE job_effect (job_id INTEGER, step INTEGER)"))
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sakimori", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}", process)
-        with db.transaction() as session:
-            enqueue(session, "test.flaky", {"succeed_on": 1})
-        deadline = time.monotonic() + 60  # a bound on waiting, not an assertion on speed
-        state = None
-        while time.monotonic() < deadline:
-            with db.engine.connect() as connection:
-                state = connection.execute(text("SELECT state FROM job")).scalar()
-            if state == "done":
-                break
-            time.sleep(0.2)
-        assert state == "done"
+        with sakimori_serve(env, cwd=root):
+            with db.transaction() as session:
+                enqueue(session, "test.flaky", {"succeed_on": 1})
+            deadline = time.monotonic() + 60  # a bound on waiting, not an assertion on speed
+            state = None
+            while time.monotonic() < deadline:
+                with db.engine.connect() as connection:
+                    state = connection.execute(text("SELECT state FROM job")).scalar()
+                if state == "done":
+                    break
+                time.sleep(0.2)
+            assert state == "done"
         with db.engine.connect() as connection:
             assert connection.execute(text("SELECT COUNT(*) FROM job_effect")).scalar() == 1
     finally:
-        process.terminate()
-        process.communicate(timeout=30)
         db.dispose()

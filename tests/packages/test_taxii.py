@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,8 +21,8 @@ from sakimori.packages.model import Content, Tlp
 from sakimori.packages.taxii import BY_ID, MEDIA_TYPE
 from sakimori.services import packages
 from sakimori.store import models
-from tests.api.test_serve import _wait_until_up, free_port
 from tests.packages.conftest import Platform, build_platform, content
+from tests.serving import sakimori_serve
 
 GREEN_PACKAGES = 7
 PER_PAGE = 4
@@ -85,20 +83,8 @@ def served(
             "SAKIMORI_HOME": str(home),
             "SAKIMORI_DATABASE_URL": f"sqlite:///{home / 'sakimori.db'}",
         }
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sakimori", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_up(base, process)
-            yield base, platform, ids
-        finally:
-            process.terminate()
-            process.communicate(timeout=30)
+        with sakimori_serve(env) as server:
+            yield server.base, platform, ids
 
 
 def _collection(base: str, platform: Platform, user: str, alias: str) -> Collection:

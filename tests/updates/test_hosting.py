@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +41,9 @@ from sakimori.updates.repository import (
     sign,
 )
 from sakimori.updates.rollout import Plan, Rollout
-from tests.api.test_serve import _wait_until_up, free_port
 from tests.cli.conftest import Cli
 from tests.conftest import postgres_database, require_data
+from tests.serving import sakimori_serve
 
 pytestmark = pytest.mark.postgres
 
@@ -114,20 +112,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                 tokens[who] = identity.create_token(db, key, user, who, ["read", "write"])[1]
         finally:
             db.dispose()
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sakimori", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_up(base, process)
-            yield Platform(base, home, settings, tokens, found.id, fixes, draft.id)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        with sakimori_serve(env) as server:
+            yield Platform(server.base, home, settings, tokens, found.id, fixes, draft.id)
 
 
 def _vendor_repository(base: Path, online_keys: dict[str, dict[str, Any]]) -> VendorRepository:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from sakimori.config import Settings
 from sakimori.services import identity
 from sakimori.services.organisations import create_organisation
 from sakimori.store.db import open_database
-from tests.api.test_serve import _wait_until_up, free_port
+from tests.serving import sakimori_serve
 from tests.web.conftest import PASSWORD
 from tests.web.helpers import sign_in
 
@@ -36,23 +34,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list
         db, "bank-user", organisation="city-bank", role="member_user", password=PASSWORD
     )
     db.dispose()
-    port = free_port()
-    command = [sys.executable, "-m", "sakimori", "-v", "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     secrets: list[str] = [PASSWORD]
-    try:
-        _wait_until_up(base, process)
-        yield base, secrets
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=30)
-    text = output.decode(errors="replace")
+    with sakimori_serve(env, options=["-v"]) as server:
+        yield server.base, secrets
+    text = server.output
     assert "user=bank-user" in text  # the log is there, with the user …
     for secret in secrets:
         assert secret not in text, "a secret appeared in the server's log"  # … but no secret
