@@ -91,12 +91,11 @@ def record_code_findings(
                 .with_for_update()
             )
         }
+        digests = {key: identity("code", key, f.rule_id, None, None) for key, f in reported.items()}
         details = store_details(
             session,
             {
-                identity("code", key, finding.rule_id, None, None): Detail(
-                    finding.rule_id, (f"CWE-{finding.cwe}",), (), ()
-                )
+                digests[key]: Detail(finding.rule_id, (f"CWE-{finding.cwe}",), (), ())
                 for key, finding in reported.items()
             },
             now,
@@ -104,7 +103,7 @@ def record_code_findings(
         for key, finding in reported.items():
             row = stored.get(key)
             where = f"{finding.path}:{finding.sink.line}"
-            detail = details[identity("code", key, finding.rule_id, None, None)]
+            detail = details[digests[key]]
             if row is None:
                 row = models.Finding(
                     asset_id=target.id,

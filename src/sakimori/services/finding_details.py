@@ -124,30 +124,21 @@ def store_details(
             session.execute(statement, list(batch))
         read(missing)
     if changed:
+        # The columns :func:`_values` writes, as parameters (an UPDATE's bound names must not
+        # be its columns' names).
+        written = _values(details[changed[0]], shapes, now)
         statement = (
             update(DETAIL)
-            .where(DETAIL.c.id == bindparam("detail"), DETAIL.c.matched_at <= bindparam("now"))
-            .values(
-                aliases=bindparam("new_aliases"),
-                records=bindparam("new_records"),
-                fixed_versions=bindparam("new_fixed"),
-                shape_id=bindparam("new_shape"),
-                matched_at=bindparam("now"),
+            .where(
+                DETAIL.c.id == bindparam("detail"),
+                DETAIL.c.matched_at <= bindparam("new_matched_at"),
             )
+            .values({name: bindparam(f"new_{name}") for name in written})
         )
         rows = []
         for digest in changed:
-            detail = details[digest]
-            rows.append(
-                {
-                    "detail": stored[digest][0],
-                    "now": now,
-                    "new_aliases": list(detail.aliases),
-                    "new_records": list(detail.records),
-                    "new_fixed": list(detail.fixed),
-                    "new_shape": shapes[detail.shape()],
-                }
-            )
+            values = _values(details[digest], shapes, now)
+            rows.append({"detail": stored[digest][0]} | {f"new_{k}": v for k, v in values.items()})
         session.execute(statement, rows, execution_options={"synchronize_session": False})
     touched = {*missing, *changed}
     return {digest: Stored(stored[digest][0], digest in touched) for digest in details}

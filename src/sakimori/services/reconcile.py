@@ -44,7 +44,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from sakimori.model.ecosystem import normalize_name
@@ -262,13 +261,15 @@ def findings_of(
     detail."""
     found: set[int] = set()
     skip = set(besides)
-    postgresql = session.get_bind().dialect.name == "postgresql"
+    others = None
+    if skip and session.get_bind().dialect.name == "postgresql":
+        # Left out by the database: ten thousand ids, one parameter.
+        besides_ids = bindparam("besides", sorted(skip), postgresql.ARRAY(Integer))
+        others = FINDING.c.asset_id != all_(besides_ids)
     for part in store.chunks(sorted(detail_ids), _IN_CHUNK):
         query = select(FINDING.c.id, FINDING.c.asset_id).where(FINDING.c.detail_id.in_(part))
-        if postgresql and skip:  # left out by the database (ten thousand ids, one parameter)
-            query = query.where(
-                FINDING.c.asset_id != all_(bindparam("besides", sorted(skip), ARRAY(Integer)))
-            )
+        if others is not None:
+            query = query.where(others)
         found.update(i for i, asset in session.execute(query) if asset not in skip)
     return found
 
