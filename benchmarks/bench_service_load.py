@@ -126,24 +126,14 @@ def server_app() -> Any:
 
 def build(url: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
     """Intel, organisations, assets, findings, one assessment, users, tokens, a snapshot."""
-    from bench_recompute import _CLOSED, FIRST, INTEL, NOW, portfolio
+    from bench_recompute import _CLOSED, FIRST, NOW, intel_and_portfolio
     from sakimori.config import Settings
-    from sakimori.formats.limits import Limits
     from sakimori.services import assessment, identity, metrics_snapshot
     from sakimori.services import assessment_store as sets
-    from sakimori.services.intel import load_paths
     from sakimori.services.organisations import create_organisation
     from sakimori.store.db import open_database
 
-    setup: dict[str, float] = {}
-    db = open_database(url)
-    started = time.perf_counter()
-    load_paths(db, INTEL, Limits())
-    setup["intel load"] = time.perf_counter() - started
-    db.dispose()
-    started = time.perf_counter()
-    shape = portfolio(url, args.findings, args.assets, args.organisations, args.seed)
-    setup["portfolio (COPY)"] = time.perf_counter() - started
+    shape, setup = intel_and_portfolio(url, args)
     db = open_database(url)
     started = time.perf_counter()
     with db.transaction() as session:
