@@ -136,7 +136,6 @@ class Triaged:
     """The tables and computed columns of :func:`triaged`."""
 
     joined: Join
-    detail: FromClause
     shape: FromClause
     rule: FromClause
     asset: FromClause
@@ -173,7 +172,6 @@ def triaged(finding: FromClause = FINDING) -> Triaged:
     )
     return Triaged(
         joined=joined,
-        detail=DETAIL,
         shape=SHAPE,
         rule=RULE,
         asset=asset,
