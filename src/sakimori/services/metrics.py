@@ -26,7 +26,6 @@ from sakimori.store.triage_view import triaged
 #: Closed states that mean the exposure was removed or neutralised (not "declared away").
 REMEDIATED = frozenset({State.FIXED.value, State.MITIGATED.value})
 CLOSED_STATES = frozenset(s.value for s in CLOSED)
-_CLOSED = CLOSED_STATES
 #: Rows fetched at a time (a server-side cursor on PostgreSQL: a million findings stream).
 _BATCH = 20_000
 
@@ -100,7 +99,7 @@ class Tally:
     remediation_days: list[float] = field(default_factory=list)
 
     def count(self, row: Row, now: datetime) -> None:
-        if row.state not in _CLOSED:
+        if row.state not in CLOSED_STATES:
             self.open += 1
             key = row.decision or "untriaged"
             self.open_by_decision[key] = self.open_by_decision.get(key, 0) + 1
