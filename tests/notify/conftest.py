@@ -27,7 +27,7 @@ from tests.packages.conftest import Platform, build_platform, content
 FAST = {
     "SAKIMORI_NOTIFY_BACKOFF": "0.01",
     "SAKIMORI_NOTIFY_BACKOFF_CAP": "0.05",
-    "SAKIMORI_NOTIFY_TIMEOUT": "0.5",
+    "SAKIMORI_NOTIFY_TIMEOUT": "2",
     "SAKIMORI_NOTIFY_ATTEMPTS": "6",
     "SAKIMORI_PUBLIC_URL": "https://sakimori.test",
 }

@@ -33,7 +33,7 @@ def always_ok(key: str, seen: int) -> str:
 class Receiver:
     secrets: dict[str, str]  # path -> secret
     plan: Plan = always_ok
-    slow: float = 1.0
+    slow: float = 2.5
     #: idempotency key -> the JSON body, recorded once (the receiver's "effect")
     effects: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: every request that reached the handler: (path, key, outcome)
