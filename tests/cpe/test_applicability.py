@@ -307,3 +307,22 @@ def test_update_and_edition_fields_decide(nvd_records: list[NvdRecord]) -> None:
     assert all(h.match.name.sw_edition != "fips" for h in evaluate(rec, [other]).hits)
     unknown_edition = dataclasses.replace(app, sw_edition=ANY)
     assert Hit(m, unknown_edition) not in evaluate(rec, [unknown_edition]).hits
+
+
+def test_a_real_api_page_loads_whole_and_a_dash_bound_is_no_bound() -> None:
+    """NVD's own response of 200 records (a public project's test data) loads completely;
+    CVE-2022-4064 writes ``versionStartIncluding: "-"``, which means no lower bound."""
+    import gzip
+
+    path = require_data(
+        "nvd", "api", "pablotron-nvd-go", "nvd-api", "testdata", "responses", "cves-2023.json.gz"
+    )
+    data = gzip.decompress(path.read_bytes())
+    assert nvd.sniff(data)
+    documents = nvd.documents(data)
+    assert len(documents) == 200
+    assert len({d.content_hash for d in documents}) == 200
+    dashed = next(d for d in documents if d.record.id == "CVE-2022-4064")
+    starts = [m.start_including for m in dashed.record.matches()]
+    assert "-" not in starts
+    assert all(d.last_modified for d in documents)

@@ -309,12 +309,14 @@ class ApplicabilityIndex:
 
     def __init__(self, records: Iterable[NvdRecord]) -> None:
         self.records: list[CompiledRecord] = []
+        self.by_id: dict[str, NvdRecord] = {}
         self._by_key: dict[Key, list[int]] = defaultdict(list)
         self._wildcard: list[int] = []
         for record in records:
             compiled = CompiledRecord(record)
             position = len(self.records)
             self.records.append(compiled)
+            self.by_id[record.id] = record
             for key in compiled.keys:
                 self._by_key[key].append(position)
             if compiled.wildcard:

@@ -31,8 +31,8 @@ when the asked version is not a commit id, since they cannot match it.
 
 Which entries concern a product: a CPE query matches an entry listing a ``cpes`` name with the
 same part, vendor and product (case-insensitive), and any query matches an entry whose
-``vendor`` and ``product`` equal its own once both are folded (lower case, runs of anything but
-letters and digits become ``_``). ``platforms`` do not restrict the match (not modelled yet).
+``vendor`` and ``product`` equal its own once both are folded (lower case, everything but
+letters and digits dropped). ``platforms`` do not restrict the match (not modelled yet).
 """
 
 from __future__ import annotations
@@ -120,8 +120,12 @@ class RecordStatus:
 
 
 def fold(text: str) -> str:
-    """A vendor or product name as compared here: lower case, non-alphanumerics to ``_``."""
-    return _FOLD.sub("_", text.lower()).strip("_")
+    """A vendor or product name as compared here: lower case, letters and digits only.
+
+    "Palo Alto Networks" / "PAN-OS" (a CNA's words) and ``paloaltonetworks`` / ``pan-os`` (the
+    CPE dictionary's) fold alike, so a product known by its CPE name meets the CNA's entry.
+    """
+    return _FOLD.sub("", text.lower())
 
 
 def entry_cpes(entry: Mapping[str, Any]) -> tuple[list[Wfn], list[str]]:

@@ -21,6 +21,8 @@ The seam for later steps: the NVD API sync (``intel/sources``) hands each
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,6 +32,7 @@ from sakimori.errors import InvalidInput, MalformedDocument
 from sakimori.formats.limits import DEFAULT_LIMITS, Limits, load_json
 
 Operator = Literal["AND", "OR"]
+_NO_BOUND = frozenset({"-", "*"})
 _HINT = "an NVD CVE API 2.0 record (https://nvd.nist.gov/developers/vulnerabilities)"
 _BOUNDS = (
     "versionStartIncluding",
@@ -97,6 +100,66 @@ class NvdRecord:
     def matches(self) -> tuple[CpeMatch, ...]:
         """Every ``cpeMatch`` of every node, in document order."""
         return tuple(m for c in self.configurations for n in c.nodes for m in n.matches)
+
+
+@dataclass(frozen=True, slots=True)
+class NvdDocument:
+    """A record as loaded: the parsed record, its ``configurations`` as NVD wrote them (what is
+    stored), ``lastModified`` and a hash of what is stored (to skip unchanged records)."""
+
+    record: NvdRecord
+    configurations: tuple[Any, ...]
+    last_modified: str
+    content_hash: str
+
+
+def sniff(data: bytes) -> bool:
+    """True if ``data`` looks like an NVD CVE API 2.0 record or response page."""
+    head = data[:8192]
+    if b'"NVD_CVE"' not in head and b'"sourceIdentifier"' not in head:
+        return False
+    try:
+        document = load_json(data)
+    except InvalidInput:
+        return False
+    if not isinstance(document, dict):
+        return False
+    if document.get("format") == "NVD_CVE" and isinstance(document.get("vulnerabilities"), list):
+        return True
+    inner = document.get("cve", document)
+    return (
+        isinstance(inner, dict)
+        and isinstance(inner.get("id"), str)
+        and "sourceIdentifier" in inner
+        and ("vulnStatus" in inner or "configurations" in inner)
+    )
+
+
+def documents(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[NvdDocument]:
+    """Like :func:`parse`, keeping what storage needs of each record."""
+    document = load_json(data, limits)
+    items = document.get("vulnerabilities") if isinstance(document, dict) else None
+    raws = items if isinstance(items, list) else [document]
+    out = []
+    for index, raw in enumerate(raws):
+        try:
+            out.append(document_from_dict(raw))
+        except InvalidInput as exc:
+            raise (exc.located(f"vulnerabilities[{index}]") if items is raws else exc) from None
+    return out
+
+
+def document_from_dict(raw: Any) -> NvdDocument:
+    record = record_from_dict(raw)
+    inner = raw["cve"] if isinstance(raw.get("cve"), dict) else raw
+    configurations = tuple(inner.get("configurations", []))
+    modified = inner.get("lastModified")
+    last_modified = modified if isinstance(modified, str) else ""
+    canonical = json.dumps(
+        [configurations, record.vuln_status, last_modified], sort_keys=True, separators=(",", ":")
+    )
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return NvdDocument(record, configurations, last_modified, digest)
 
 
 def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[NvdRecord]:
@@ -179,7 +242,9 @@ def _cpe_match(cve_id: str, where: str, raw: Any) -> CpeMatch:
         value = raw.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise _malformed(cve_id, f"{where}.{key} must be a non-empty string")
-        bounds.append(value.strip() if isinstance(value, str) else None)
+        text = value.strip() if isinstance(value, str) else None
+        # A few real records write "-" (CVE-2022-4064: versionStartIncluding "-"): no bound.
+        bounds.append(None if text in _NO_BOUND else text)
     keys = tuple(_bound_key(cve_id, where, v) for v in bounds)
     _check_range(cve_id, where, criteria, bounds, keys)
     if any(k is not None for k in keys) and name.version is not ANY:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sakimori.errors import InvalidInput
 from sakimori.matching.index import AdvisoryIndex, LookupResult
+from sakimori.matching.product_names import PRODUCT_ECOSYSTEM, identity, product_name
 from sakimori.model.ecosystem import (
     SOURCE_KEYED,
     PackageRef,
@@ -57,6 +58,12 @@ def package_version_of(component: Component) -> PackageVersion | str:
     """
     if component.ecosystem is None:
         return component.note or "the inventory gives no ecosystem or package URL for it"
+    if component.ecosystem == PRODUCT_ECOSYSTEM:
+        cpe = product_name(component)
+        if cpe is None:
+            return component.note or "the product entry has no valid CPE name"
+        package, version = identity(cpe)
+        return PackageVersion(ecosystem=PRODUCT_ECOSYSTEM, name=package, version=version)
     if not component.version:
         return component.note or "the inventory gives no version for it"
     base = base_ecosystem(component.ecosystem)

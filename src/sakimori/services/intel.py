@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sakimori.cpe import nvd as nvd_format
+from sakimori.cpe.nvd import NvdDocument
 from sakimori.errors import SakimoriError, UnsupportedFormat
 from sakimori.formats import alpine_secdb
 from sakimori.formats import cve as cve_format
@@ -36,11 +38,13 @@ from sakimori.model.advisory import Advisory
 from sakimori.model.cve import CveRecord
 from sakimori.model.intel import EpssScore, KevEntry
 from sakimori.services.assessment import assess_open, policy_set
+from sakimori.services.product_findings import refresh_products
 from sakimori.services.scan import read_bytes
 from sakimori.services.tracking import refresh_packages
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.store.products import store_cve_keys, store_nvd_records
 from sakimori.triage.policy import PolicySet
 
 log = logging.getLogger(__name__)
@@ -84,6 +88,7 @@ class Parsed:
     epss: list[EpssScore] = field(default_factory=list)
     epss_detail: dict[str, Any] = field(default_factory=dict)
     cve: list[CveRecord] = field(default_factory=list)
+    nvd: list[NvdDocument] = field(default_factory=list)
     #: SSVC decision tables: ``(id, name, document)``.
     ssvc: list[tuple[str, str, bytes]] = field(default_factory=list)
 
@@ -92,6 +97,7 @@ class Parsed:
         present = [
             ("osv", self.advisories),
             ("cve", self.cve),
+            ("nvd", self.nvd),
             ("kev", self.kev),
             ("epss", self.epss),
         ]
@@ -127,6 +133,9 @@ def parse_intel(data: bytes, limits: Limits, into: Parsed) -> str:
     if cve_format.sniff(data):
         into.cve.append(cve_format.parse(data, limits))
         return "cve"
+    if nvd_format.sniff(data):
+        into.nvd.extend(nvd_format.documents(data, limits))
+        return "nvd"
     if alpine_secdb.sniff(data):
         into.advisories.extend(alpine_secdb.parse(data, limits))
         return "osv"  # stored and matched as OSV advisories of ecosystem Alpine:vX.Y
@@ -135,8 +144,8 @@ def parse_intel(data: bytes, limits: Limits, into: Parsed) -> str:
         into.advisories.extend(advisories)
         return "osv"
     raise UnsupportedFormat(
-        "not an OSV record or archive, an Alpine secdb file, a CVE record, an SSVC decision "
-        "table, a CISA KEV catalog, or a FIRST EPSS file",
+        "not an OSV record or archive, an Alpine secdb file, a CVE record, an NVD CVE API 2.0 "
+        "record or page, an SSVC decision table, a CISA KEV catalog, or a FIRST EPSS file",
         hint="`sakimori intel load` reads those formats; inventories go to `sakimori scan`",
     )
 
@@ -230,6 +239,11 @@ def _load_path(
     refresh_packages(session, set(changes.packages), now, f"advisories changed in {root}", policies)
     kev_count = store.store_kev(session, parsed.kev, snapshot=False) if parsed.kev else 0
     cve_count = store.store_cve_records(session, name, parsed.cve, now) if parsed.cve else 0
+    product_keys = store_nvd_records(session, name, parsed.nvd, now) if parsed.nvd else set()
+    if parsed.cve:
+        product_keys |= store_cve_keys(session, parsed.cve)
+    refresh_products(session, product_keys, now, f"product records changed in {root}", policies)
+    nvd_count = len(parsed.nvd)
     ssvc_count = store.store_decision_tables(session, name, parsed.ssvc, now)
     epss_count = store.store_epss(session, parsed.epss) if parsed.epss else 0
     store.store_loaded_files(session, touched)
@@ -237,7 +251,13 @@ def _load_path(
     evidence.update(kind for kind, count in counts.items() if count)
     kind = ",".join(parsed.kinds) or _previous_kind(session, name) or "unknown"
     changed = bool(
-        changes.added or changes.changed or kev_count or epss_count or cve_count or ssvc_count
+        changes.added
+        or changes.changed
+        or kev_count
+        or epss_count
+        or cve_count
+        or ssvc_count
+        or nvd_count
     )
     source = session.get(models.IntelSource, name) or models.IntelSource(
         name=name, kind=kind, location=str(root), record_count=0, detail={}
@@ -263,7 +283,9 @@ def _previous_kind(session: Session, name: str) -> str | None:
 def _record_count(session: Session, name: str, kind: str, previous: int, parsed: Parsed) -> int:
     if "osv" in kind:
         return store.count_advisories(session, name)
-    fresh = len(parsed.kev) + len(parsed.epss) + len(parsed.cve) + len(parsed.ssvc)
+    fresh = (
+        len(parsed.kev) + len(parsed.epss) + len(parsed.cve) + len(parsed.ssvc) + len(parsed.nvd)
+    )
     return fresh or previous
 
 

@@ -20,8 +20,10 @@ from sakimori.formats.detect import parse_inventory
 from sakimori.formats.limits import DEFAULT_LIMITS, Limits
 from sakimori.matching import AdvisoryIndex, match_components, package_version_of
 from sakimori.matching.findings import build_findings, sort_findings
+from sakimori.matching.product_names import as_product_entry
 from sakimori.model.finding import Finding, NotEvaluated
 from sakimori.model.inventory import Inventory
+from sakimori.services.product_findings import match_assets
 from sakimori.store import intel as store
 from sakimori.store.db import Database
 from sakimori.triage.policy import PolicySet
@@ -94,7 +96,7 @@ def read_inventory(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[Inventor
             raise exc.located(str(current)) from None
         inventory = Inventory(
             inventory.format,
-            inventory.components,
+            tuple(as_product_entry(c) for c in inventory.components),
             source=str(current),
             skipped=inventory.skipped,
             includes=inventory.includes,
@@ -176,6 +178,19 @@ def scan_inventories(
         for inventory, results in per_inventory:
             findings, not_evaluated = build_findings(
                 inventory.source, results, advisories, kev, epss, cvss
+            )
+            products, reviews = match_assets(session, {0: inventory.components}, inventory.source)
+            findings = sort_findings([*findings, *products[0]])
+            not_evaluated.extend(
+                NotEvaluated(
+                    inventory.source,
+                    r.component.name,
+                    r.component.version,
+                    r.component.ecosystem,
+                    r.reason,
+                    r.vulnerability or None,
+                )
+                for r in reviews
             )
             if policies is not None:
                 from sakimori.services.assessment import triage_scan

@@ -34,6 +34,7 @@ from sakimori.model.finding import Finding as FoundVulnerability
 from sakimori.model.inventory import Component
 from sakimori.services.assessment import assess_findings, policy_set
 from sakimori.services.organisations import asset as find_asset
+from sakimori.services.product_findings import match_assets
 from sakimori.services.reconcile import Package, SyncCounts, finding_key, reconcile
 from sakimori.services.scan import read_bytes, read_inventory
 from sakimori.store import intel as store
@@ -152,6 +153,7 @@ def _store_components(session: Session, inventory_id: int, components: Sequence[
             "release": p.release,
             "display_name": c.name,
             "purl": c.purl,
+            "cpe": c.cpe,
         }
         for p, c in unique.items()
     ]
@@ -179,7 +181,8 @@ def _match(
         store.epss_scores(session, cves),
         store.cve_severity(session, cves),
     )
-    return found, len(not_evaluated)
+    products, reviews = match_assets(session, {0: components}, source)
+    return found + products[0], len(not_evaluated) + len(reviews)
 
 
 def sync_findings(

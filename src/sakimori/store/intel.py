@@ -424,6 +424,7 @@ def counts(session: Session) -> dict[str, int]:
         "kev": count(models.KevEntry),
         "epss": count(models.EpssScore),
         "cve_records": count(models.CveRecord),
+        "nvd_records": count(models.NvdRecordRow),
     }
 
 

@@ -207,6 +207,8 @@ class InventoryComponent(Base):
     release: Mapped[str | None] = mapped_column(String(60))
     display_name: Mapped[str] = mapped_column(String(500))  # as the inventory wrote it
     purl: Mapped[str | None] = mapped_column(Text)
+    #: The CPE 2.3 name of a product entry (ecosystem ``CPE``), or the one an SBOM gave.
+    cpe: Mapped[str | None] = mapped_column(Text)
 
 
 # -- findings and their history -------------------------------------------------------------------
@@ -414,6 +416,34 @@ class CveRecord(Base):
     #: The parsed enrichment (``sakimori.model.cve.CveRecord`` as a dict).
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NvdRecordRow(Base):
+    """An NVD CVE API 2.0 record's CPE applicability ``configurations``, as NVD wrote them."""
+
+    __tablename__ = "nvd_record"
+
+    cve_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    #: NVD's ``lastModified``: what incremental sync continues from.
+    last_modified: Mapped[str | None] = mapped_column(String(40), index=True)
+    status: Mapped[str | None] = mapped_column(String(40))  # vulnStatus
+    configurations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProductKey(Base):
+    """Which records name a product: ``part:vendor:product`` (a CPE criterion or an ``affected``
+    entry's ``cpes``) or ``text:vendor:product`` (an ``affected`` entry's folded names).
+    ``kind`` is ``nvd`` (configurations) or ``cve`` (CVE List V5 ``affected``)."""
+
+    __tablename__ = "product_key"
+    __table_args__ = (Index("ix_product_key_record", "kind", "cve_id"),)
+
+    key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    cve_id: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
 class DecisionTableRow(Base):

@@ -1,0 +1,155 @@
+"""Product entries (appliances, operating systems, commercial software) as findings.
+
+An asset's product entries — inventory components of ecosystem ``CPE`` — are matched against
+the NVD configurations and CVE ``affected`` entries that name them (``store.products`` finds
+those records by product key; ``matching.products`` decides), and their findings join the
+asset's other findings: same reconciliation, same triage, same lifecycle. A finding's package
+is the product (``o:fortinet:fortios``), its version the rest of the CPE name (``7.0.1``).
+
+NVD configurations are evaluated over all of an asset's products together (a firmware
+criterion AND its hardware platform), so re-matching after an intel change reads every product
+entry of each asset concerned, not only the entries the changed records name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from sakimori.matching.product_names import (
+    PRODUCT_ECOSYSTEM,
+    package_version,
+    product_keys,
+    product_name,
+)
+from sakimori.matching.products import ProductHit, ProductReview, match_products, product_findings
+from sakimori.model.finding import Finding
+from sakimori.model.inventory import Component
+from sakimori.services.assessment import assess_findings, policy_set
+from sakimori.services.reconcile import Package, SyncCounts, reconcile
+from sakimori.store import intel as store
+from sakimori.store import models
+from sakimori.store.products import product_index
+from sakimori.triage.policy import PolicySet
+
+
+def is_product(component: Component) -> bool:
+    return component.ecosystem == PRODUCT_ECOSYSTEM
+
+
+def keys_of(components: Sequence[Component]) -> set[str]:
+    keys: set[str] = set()
+    for component in components:
+        name = product_name(component)
+        if name is not None:
+            keys |= product_keys(name)
+    return keys
+
+
+def match_assets(
+    session: Session, assets: Mapping[int, Sequence[Component]], source: str
+) -> tuple[dict[int, list[Finding]], list[ProductReview]]:
+    """Product findings of each asset (its product entries only), and what needs review.
+
+    Assets holding the same products are evaluated once.
+    """
+    products = {a: [c for c in cs if is_product(c)] for a, cs in assets.items()}
+    wanted = keys_of([c for cs in products.values() for c in cs])
+    found: dict[int, list[Finding]] = {asset_id: [] for asset_id in assets}
+    if not wanted:
+        return found, []
+    index, cve_records = product_index(session, wanted)
+    matched: dict[frozenset[Component], tuple[list[ProductHit], list[ProductReview]]] = {}
+    for held in products.values():
+        shape = frozenset(held)
+        if shape and shape not in matched:
+            matched[shape] = match_products(sorted(held, key=_order), index, cve_records)
+    cves = {h.vulnerability for hits, _ in matched.values() for h in hits}
+    kev = store.kev_entries(session, cves)
+    epss = store.epss_scores(session, cves)
+    cvss = store.cve_severity(session, cves)
+    results = {
+        shape: (product_findings(source, hits, kev, epss, cvss), reviews)
+        for shape, (hits, reviews) in matched.items()
+    }
+    reviews_out: list[ProductReview] = []
+    for asset_id, held in products.items():
+        if held:
+            findings, reviews = results[frozenset(held)]
+            found[asset_id] = list(findings)
+            reviews_out.extend(reviews)
+    return found, reviews_out
+
+
+def _order(component: Component) -> tuple[str, str]:
+    return component.cpe or "", component.name
+
+
+def held_products(session: Session, keys: Collection[str]) -> dict[int, list[Component]]:
+    """Every product entry of the current inventories of the assets holding a product named
+    by ``keys`` (each asset's whole product set: configurations combine products)."""
+    inventory: Table = models.Inventory.__table__  # type: ignore[assignment]
+    component: Table = models.InventoryComponent.__table__  # type: ignore[assignment]
+    newer = inventory.alias("newer")
+    is_current = ~(
+        select(newer.c.id)
+        .where(newer.c.asset_id == inventory.c.asset_id, newer.c.version > inventory.c.version)
+        .exists()
+    )
+    rows = session.execute(
+        select(
+            inventory.c.asset_id,
+            component.c.display_name,
+            component.c.version,
+            component.c.cpe,
+        )
+        .select_from(component.join(inventory, inventory.c.id == component.c.inventory_id))
+        .where(component.c.ecosystem == PRODUCT_ECOSYSTEM, is_current)
+        .order_by(inventory.c.asset_id, component.c.id)
+    )
+    wanted = set(keys)
+    by_asset: dict[int, list[Component]] = {}
+    concerned: set[int] = set()
+    named: dict[str | None, bool] = {}
+    for asset_id, display, version, cpe in rows:
+        item = Component(name=display, version=version, ecosystem=PRODUCT_ECOSYSTEM, cpe=cpe)
+        by_asset.setdefault(asset_id, []).append(item)
+        if cpe not in named:
+            name = product_name(item)
+            named[cpe] = name is not None and bool(product_keys(name) & wanted)
+        if named[cpe]:
+            concerned.add(asset_id)
+    return {asset_id: by_asset[asset_id] for asset_id in sorted(concerned)}
+
+
+def refresh_products(
+    session: Session,
+    keys: Collection[str],
+    now: datetime,
+    why: str,
+    policies: PolicySet | None = None,
+) -> SyncCounts:
+    """Re-match the product entries of the assets holding a product named by ``keys`` (after
+    NVD or CVE records naming them changed), and re-assess what changed."""
+    if not keys:
+        return SyncCounts()
+    held = held_products(session, keys)
+    if not held:
+        return SyncCounts()
+    found, _ = match_assets(session, held, why)
+    scope: set[Package] = {
+        (PRODUCT_ECOSYSTEM, package_version(c)[0])
+        for cs in held.values()
+        for c in cs
+        if product_name(c) is not None
+    }
+    result = reconcile(session, found, now, why, scope, scope)
+    if result.changed:
+        assess_findings(session, result.changed, policies or policy_set(None), now, why)
+    return result.counts
+
+
+__all__ = ["held_products", "is_product", "keys_of", "match_assets", "refresh_products"]

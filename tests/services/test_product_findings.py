@@ -1,0 +1,194 @@
+"""Product entries (appliances, OSes) as findings, on the real NVD and CVE records of KEV-listed
+products (SQLite and PostgreSQL): upload, fix, an NVD record that changes, "running on"
+configurations, and the same triage as package findings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from sakimori.formats.limits import Limits
+from sakimori.services import findings as finding_service
+from sakimori.services.intel import load_paths
+from sakimori.services.organisations import create_asset, create_organisation
+from sakimori.services.tracking import upload_inventory
+from sakimori.store import models
+from sakimori.store.db import Database, open_database
+from tests.conftest import require_data
+
+ASSET = "river-power/vpn-gateway"
+FORTIOS = "cpe:2.3:o:fortinet:fortios:{}:*:*:*:*:*:*:*"
+RV320_FIRMWARE = "cpe:2.3:o:cisco:rv320_firmware:1.4.2.15:*:*:*:*:*:*:*"
+RV320 = "cpe:2.3:h:cisco:rv320:-:*:*:*:*:*:*:*"
+
+
+def nvd_file(cve_id: str) -> Path:
+    year = cve_id.split("-")[1]
+    return require_data("nvd", year, f"{cve_id}.json")
+
+
+@pytest.fixture
+def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    database = open_database(database_url)
+    nvd = tmp_path / "nvd"
+    nvd.mkdir()
+    for source in require_data("nvd").glob("20*/*.json"):
+        shutil.copy(source, nvd / source.name)
+    cve = tmp_path / "cve"
+    cve.mkdir()
+    shutil.copy(require_data("cve", "2024", "3xxx", "CVE-2024-3400.json"), cve)
+    load_paths(
+        database,
+        [
+            nvd,
+            cve,
+            require_data("kev", "known_exploited_vulnerabilities.json"),
+            require_data("ssvc", "data", "json", "decision_tables"),
+        ],
+        Limits(),
+    )
+    create_organisation(database, "river-power", "River Power", "operator", ["electric_power"])
+    create_asset(database, ASSET, "Remote access", "critical", internet_facing=True)
+    yield database
+    database.dispose()
+
+
+def sbom(path: Path, *cpes: str) -> Path:
+    """A CycloneDX SBOM whose components are known only by their CPE names (no purl)."""
+    components = [
+        {"type": "operating-system", "name": cpe.split(":")[4], "cpe": cpe} for cpe in cpes
+    ]
+    document = {"bomFormat": "CycloneDX", "specVersion": "1.5", "components": components}
+    path.write_text(json.dumps(document))
+    return path
+
+
+def findings(db: Database) -> dict[str, models.Finding]:
+    with db.transaction() as session:
+        rows = session.scalars(select(models.Finding).where(models.Finding.kind == "package"))
+        return {row.key: row for row in rows}
+
+
+def key(package: str, version: str, cve: str) -> str:
+    return f"pkg:CPE/{package}@{version}#{cve}"
+
+
+def test_an_appliance_is_found_triaged_and_closed_by_the_upgrade(
+    db: Database, tmp_path: Path
+) -> None:
+    first = upload_inventory(
+        db, ASSET, sbom(tmp_path / "v1.json", FORTIOS.format("7.0.1")), "ops", Limits()
+    )
+    found = findings(db)
+    fortios = {k for k in found if k.startswith("pkg:CPE/o:fortinet:fortios@7.0.1#")}
+    assert key("o:fortinet:fortios", "7.0.1", "CVE-2024-21762") in fortios
+    assert len(fortios) == first.counts.opened >= 5
+    row = found[key("o:fortinet:fortios", "7.0.1", "CVE-2024-21762")]
+    assert row.state == "open"
+    assert row.records == ["NVD:CVE-2024-21762"]
+    assert row.fixed_versions == ["7.0.14"]
+    detail, _ = finding_service.show(db, row.id)
+    assert detail.decision in {"Attend", "Act"}  # in KEV: exploitation active
+    second = upload_inventory(
+        db, ASSET, sbom(tmp_path / "v2.json", FORTIOS.format("7.6.3")), "ops", Limits()
+    )
+    assert second.counts.closed == len(fortios)
+    assert {findings(db)[k].state for k in fortios} == {"fixed"}
+
+
+def test_the_cna_record_matches_a_product_known_by_its_cpe_name(
+    db: Database, tmp_path: Path
+) -> None:
+    pan_os = "cpe:2.3:o:paloaltonetworks:pan-os:10.2.3:*:*:*:*:*:*:*"
+    upload_inventory(db, ASSET, sbom(tmp_path / "pan.json", pan_os), "ops", Limits())
+    found = findings(db)
+    # NVD has no configuration for CVE-2024-3400; the CNA ("Palo Alto Networks" / "PAN-OS",
+    # 10.2.0 <= v < 10.2.9-h1) decides it.
+    row = found[key("o:paloaltonetworks:pan-os", "10.2.3", "CVE-2024-3400")]
+    assert row.records == ["CVE:CVE-2024-3400"]
+    assert key("o:paloaltonetworks:pan-os", "10.2.3", "CVE-2024-0012") in found
+
+
+def test_firmware_is_affected_only_on_its_hardware(db: Database, tmp_path: Path) -> None:
+    alone = upload_inventory(db, ASSET, sbom(tmp_path / "a.json", RV320_FIRMWARE), "ops", Limits())
+    assert key("o:cisco:rv320_firmware", "1.4.2.15", "CVE-2019-1653") not in findings(db)
+    assert alone.counts.opened == 0
+    upload_inventory(db, ASSET, sbom(tmp_path / "b.json", RV320_FIRMWARE, RV320), "ops", Limits())
+    assert findings(db)[key("o:cisco:rv320_firmware", "1.4.2.15", "CVE-2019-1653")].state == "open"
+
+
+def _rewrite(source: Path, target: Path, change: Any) -> Path:
+    document = json.loads(source.read_text())
+    change(document)
+    target.write_text(json.dumps(document))
+    return target
+
+
+def test_a_changed_nvd_record_closes_and_reopens_without_a_rescan(
+    db: Database, tmp_path: Path
+) -> None:
+    upload_inventory(
+        db, ASSET, sbom(tmp_path / "v1.json", FORTIOS.format("7.0.1")), "ops", Limits()
+    )
+    wanted = key("o:fortinet:fortios", "7.0.1", "CVE-2024-21762")
+    assert findings(db)[wanted].state == "open"
+
+    def narrow(document: dict[str, Any]) -> None:
+        for configuration in document["configurations"]:
+            for node in configuration["nodes"]:
+                for match in node["cpeMatch"]:
+                    if match.get("versionStartIncluding") == "7.0.0":
+                        match["versionStartIncluding"] = "7.0.2"
+        document["lastModified"] = "2099-01-01T00:00:00.000"
+
+    update = tmp_path / "update"
+    update.mkdir()
+    original = nvd_file("CVE-2024-21762")
+    _rewrite(original, update / "CVE-2024-21762.json", narrow)
+    load_paths(db, [update], Limits())
+    after = findings(db)
+    assert after[wanted].state == "fixed"
+    others = [k for k in after if "@7.0.1#" in k and k != wanted]
+    assert others
+    assert {after[k].state for k in others} == {"open"}
+    shutil.copy(original, update / "CVE-2024-21762.json")
+    load_paths(db, [update], Limits())
+    assert findings(db)[wanted].state == "open"  # the regression of the record reopens it
+
+
+def test_a_changed_platform_record_re_reads_the_whole_asset(db: Database, tmp_path: Path) -> None:
+    """Re-matching after a change must see the hardware too, or the AND would fail and close
+    a finding that still stands."""
+    upload_inventory(db, ASSET, sbom(tmp_path / "b.json", RV320_FIRMWARE, RV320), "ops", Limits())
+    wanted = key("o:cisco:rv320_firmware", "1.4.2.15", "CVE-2019-1653")
+    assert findings(db)[wanted].state == "open"
+
+    def widen(document: dict[str, Any]) -> None:
+        nodes = document["configurations"][0]["nodes"]
+        nodes[0]["cpeMatch"].append(
+            {
+                "vulnerable": True,
+                "criteria": "cpe:2.3:o:cisco:rv320_firmware:1.4.2.19:*:*:*:*:*:*:*",
+                "matchCriteriaId": "00000000-0000-4000-8000-000000000001",
+            }
+        )
+
+    update = tmp_path / "update"
+    update.mkdir()
+    _rewrite(nvd_file("CVE-2019-1653"), update / "CVE-2019-1653.json", widen)
+    report = load_paths(db, [update], Limits())
+    assert report.sources[0].status == "loaded"
+    assert findings(db)[wanted].state == "open"
+    with db.transaction() as session:
+        transitions = session.scalars(
+            select(models.FindingTransition.to_state).where(
+                models.FindingTransition.finding_id == findings(db)[wanted].id
+            )
+        ).all()
+    assert transitions == ["open"]
