@@ -3,7 +3,8 @@
 Every inventory format module offers ``(format, sniff, parse)`` readers: SBOM modules list theirs
 in ``READERS``; lockfile modules are ``sakimori.formats.lockfiles.PARSERS``, most specific first.
 Container image archives (binary tar) are tried first, then SBOMs (their markers are
-unambiguous), then lockfiles in their own order.
+unambiguous), then lockfiles in their own order, then product lists (CSV: a header of known
+column names is the least specific marker, so it comes last).
 """
 
 from __future__ import annotations
@@ -51,23 +52,33 @@ def lockfile_readers() -> tuple[Reader, ...]:
     return tuple(r for module in PARSERS for r in _module_readers(module))
 
 
+@cache
+def product_readers() -> tuple[Reader, ...]:
+    """Product lists (``products_csv``): tried after every other reader."""
+    from sakimori.formats import products_csv
+
+    return ((products_csv.FORMAT, products_csv.sniff, products_csv.parse),)
+
+
 def readers() -> tuple[Reader, ...]:
-    """Every reader: container images, SBOMs (their markers are unambiguous), lockfiles."""
-    return image_readers() + sbom_readers() + lockfile_readers()
+    """Every reader: container images, SBOMs (their markers are unambiguous), lockfiles,
+    product lists."""
+    return image_readers() + sbom_readers() + lockfile_readers() + product_readers()
 
 
 def detect(data: bytes) -> Reader:
     """The reader whose sniffer recognises ``data``; ``UnsupportedFormat`` if none does.
 
     Lockfile parsers are imported only when no SBOM reader recognises the content."""
-    for group in (image_readers, sbom_readers, lockfile_readers):
+    for group in (image_readers, sbom_readers, lockfile_readers, product_readers):
         for reader in group():
             if reader[1](data):
                 return reader
     raise UnsupportedFormat(
         "not an inventory format Sakimori reads",
         hint="supported: container images (docker save, OCI layout tar), CycloneDX, SPDX, "
-        "and the lockfiles listed in docs/formats.md",
+        "the lockfiles listed in docs/formats.md, and product lists (CSV with a cpe or "
+        "vendor,product,version header)",
     )
 
 
