@@ -78,6 +78,7 @@ def load_intel() -> int:
             str(DATA / "kev" / "known_exploited_vulnerabilities.json"),
             str(DATA / "epss" / "EPSS_CVE_data"),
             str(DATA / "cve"),
+            str(DATA / "nvd"),
             str(DATA / "ssvc" / "data" / "json" / "decision_tables"),
         )
     return run("intel", "sync")

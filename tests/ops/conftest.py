@@ -50,6 +50,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoHome]:
             require_data("osv"),
             require_data("kev", "known_exploited_vulnerabilities.json"),
             require_data("cve"),
+            require_data("nvd"),
             require_data("ssvc", "data", "json", "decision_tables"),
         ],
         settings.limits,

@@ -56,6 +56,13 @@ def test_every_demo_organisation_with_assets_has_real_findings(demo_home: DemoHo
         f.asset for f in findings.list_findings(demo_home.db, findings.Filters(limit=100_000))
     )
     assert all(per_asset[a.ref] > 0 for a in assets), per_asset
+    # Appliances too: the power company's VPN gateway, matched through NVD's configurations.
+    remote = findings.list_findings(
+        demo_home.db, findings.Filters(asset="kanto-power/remote-access", limit=1000)
+    )
+    assert ("o:fortinet:fortios", "CVE-2024-21762") in {
+        (f.package, f.vulnerability) for f in remote
+    }
 
 
 def test_the_package_is_published_about_a_flaw_every_bank_has(demo_home: DemoHome) -> None:

@@ -152,6 +152,11 @@ class UploadOut(Response):
         description="published counter-measure packages the organisation now receives because "
         "this inventory holds an affected product",
     )
+    unknown_products: list[str] = Field(
+        default_factory=list,
+        description="product entries (CPE names) that no loaded NVD or CVE record names: most "
+        "likely spelled otherwise than NVD and the CNAs spell them",
+    )
 
 
 class FindingOut(Response):

@@ -241,6 +241,9 @@ WORLD: Final[tuple[DemoOrganisation, ...]] = (
                 "high",
                 f"{_SCAN}/scan/source/testdata/exp-plugins-pkgdeprecate/deprecated-vuln/Cargo.lock",
             ),
+            _asset(
+                "remote-access", "Remote access for field engineers", "critical", "products:kanto"
+            ),
         ),
         users=(DemoUser("kanto-admin", "member_admin", "Kanto Electric OT security"),),
     ),
@@ -263,6 +266,7 @@ WORLD: Final[tuple[DemoOrganisation, ...]] = (
                 f"{_OSV}/pip/non-normalized-names.txt",
                 internet=False,
             ),
+            _asset("edge-network", "Edge network and data centre", "critical", "products:nihon"),
         ),
         users=(DemoUser("nihon-admin", "member_admin", "Nihon Telecom SOC"),),
     ),
@@ -361,6 +365,38 @@ def package_content() -> dict[str, object]:
     }
 
 
+#: Appliances and platforms (product lists, format products-csv) at versions that NVD's records
+#: in ../shared/data/nvd give as vulnerable to KEV-listed flaws; written into the demo's home.
+_PRODUCT_LISTS: Final = {
+    "kanto": (
+        "name,cpe\n"
+        "SSL-VPN gateway,cpe:2.3:o:fortinet:fortios:7.0.1:*:*:*:*:*:*:*\n"
+        "Engineering VPN,cpe:2.3:a:ivanti:connect_secure:22.7:r2.3:*:*:*:*:*:*\n"
+        "Substation router firmware,cpe:2.3:o:cisco:rv320_firmware:1.4.2.15:*:*:*:*:*:*:*\n"
+        "Substation router,cpe:2.3:h:cisco:rv320:-:*:*:*:*:*:*:*\n"
+    ),
+    "nihon": (
+        "name,cpe\n"
+        "Data centre firewall,cpe:2.3:o:paloaltonetworks:pan-os:10.2.3:h1:*:*:*:*:*:*\n"
+        "Load balancer,cpe:2.3:a:citrix:netscaler_application_delivery_controller:13.1-49.13"
+        ":*:*:*:-:*:*:*\n"
+        "Core switch,cpe:2.3:o:cisco:ios_xe:17.9.3:*:*:*:*:*:*:*\n"
+        "Virtualisation management,cpe:2.3:a:vmware:vcenter_server:8.0:update1c:*:*:*:*:*:*\n"
+    ),
+}
+
+
+def _inventory_path(inventory: str, data: Path, home: Path) -> Path:
+    """A data set file below ``data``, or (``products:NAME``) a product list written to home."""
+    if not inventory.startswith("products:"):
+        return data / inventory
+    name = inventory.removeprefix("products:")
+    path = home / "demo" / f"{name}-products.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_PRODUCT_LISTS[name], encoding="utf-8")
+    return path
+
+
 def build_world(db: Database, config: Settings, data: Path) -> DemoReport:
     """Create whatever of the demo world is missing; uploads read ``data`` (../shared/data)."""
     from sakimori.packages.model import Content
@@ -386,7 +422,7 @@ def build_world(db: Database, config: Settings, data: Path) -> DemoReport:
                 )
             elif assets[spec.slug].inventory_version is not None:
                 continue
-            path = data / spec.inventory
+            path = _inventory_path(spec.inventory, data, config.home)
             if not path.is_file():
                 report.missing.append(str(path))
                 continue

@@ -69,6 +69,7 @@ def _register() -> None:
         notify,
         packages,
         probe,
+        product,
         registry,
         report,
         scan,
@@ -86,6 +87,7 @@ def _register() -> None:
     app.add_typer(registry.org_app, name="org")
     app.add_typer(registry.asset_app, name="asset")
     app.add_typer(registry.inventory_app, name="inventory")
+    app.add_typer(product.app, name="product")
     app.add_typer(finding.app, name="finding")
     app.command("report")(report.report)
     app.add_typer(triage.app, name="triage")

@@ -135,6 +135,15 @@ def inventory_upload(
         f"findings, {c.closed} closed as fixed, {c.reopened} reopened, {c.kept} unchanged"
         + (f"; {report.not_evaluated} not evaluated" if report.not_evaluated else "")
     )
+    if report.unknown_products:
+        typer.echo(
+            f"{len(report.unknown_products)} product entr"
+            f"{'y names' if len(report.unknown_products) == 1 else 'ies name'} no product the "
+            "loaded intel knows (spelled otherwise than NVD and the CNAs spell it?): "
+            + ", ".join(report.unknown_products)
+            + '. `sakimori product suggest "VENDOR PRODUCT"` proposes the names they use.',
+            err=True,
+        )
     if report.new_packages:
         numbers = ", ".join(str(n) for n in report.new_packages)
         typer.echo(

@@ -19,6 +19,8 @@ from datetime import datetime
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from sakimori.cpe.name import Wfn, quote
+from sakimori.cpe.normalise import Suggestion, Vocabulary
 from sakimori.matching.product_names import (
     PRODUCT_ECOSYSTEM,
     package_version,
@@ -32,6 +34,8 @@ from sakimori.services.assessment import assess_findings, policy_set
 from sakimori.services.reconcile import Package, SyncCounts, reconcile
 from sakimori.store import intel as store
 from sakimori.store import models
+from sakimori.store.db import Database
+from sakimori.store.products import cve_records_of as records_for_ids
 from sakimori.store.products import product_index
 from sakimori.triage.policy import PolicySet
 
@@ -82,6 +86,53 @@ def match_assets(
             found[asset_id] = list(findings)
             reviews_out.extend(reviews)
     return found, reviews_out
+
+
+def unknown_products(session: Session, components: Sequence[Component]) -> list[Component]:
+    """The product entries that no loaded record names (by CPE or by the CNA's words): most
+    likely a vendor or product spelled otherwise than NVD and the CNAs spell it."""
+    entries = [c for c in components if is_product(c) and product_name(c) is not None]
+    wanted = keys_of(entries)
+    known: set[str] = set()
+    for part in store.chunks(sorted(wanted), 900):
+        known.update(
+            session.scalars(select(models.ProductKey.key).where(models.ProductKey.key.in_(part)))
+        )
+    unknown = []
+    for component in entries:
+        name = product_name(component)
+        assert name is not None  # filtered above
+        if not product_keys(name) & known:
+            unknown.append(component)
+    return unknown
+
+
+def vocabulary(session: Session) -> Vocabulary:
+    """The vendor/product pairs the loaded records name, with the CNAs' words as aliases."""
+    words = Vocabulary()
+    rows = session.execute(
+        select(models.ProductKey.key, models.ProductKey.cve_id).where(
+            ~models.ProductKey.key.startswith("text:")
+        )
+    )
+    for key, cve_id in rows:
+        part, vendor, product = key.split(":", 2)
+        words.add(Wfn(part, quote(vendor), quote(product)), cve_id)
+    cve_ids = session.scalars(
+        select(models.ProductKey.cve_id).where(models.ProductKey.kind == "cve").distinct()
+    ).all()
+    for cve in records_for_ids(session, cve_ids):
+        for entry in cve.affected:
+            words.add_entry(entry, cve.id)
+    return words
+
+
+def suggest(
+    db: Database, text: str, *, vendor: str | None = None, limit: int = 5
+) -> list[Suggestion]:
+    """Ranked, explained CPE vendor/product suggestions for a product named in free text."""
+    with db.transaction() as session:
+        return vocabulary(session).suggest(text, vendor=vendor, limit=limit)
 
 
 def _order(component: Component) -> tuple[str, str]:
@@ -152,4 +203,13 @@ def refresh_products(
     return result.counts
 
 
-__all__ = ["held_products", "is_product", "keys_of", "match_assets", "refresh_products"]
+__all__ = [
+    "held_products",
+    "is_product",
+    "keys_of",
+    "match_assets",
+    "refresh_products",
+    "suggest",
+    "unknown_products",
+    "vocabulary",
+]

@@ -34,7 +34,7 @@ from sakimori.model.finding import Finding as FoundVulnerability
 from sakimori.model.inventory import Component
 from sakimori.services.assessment import assess_findings, policy_set
 from sakimori.services.organisations import asset as find_asset
-from sakimori.services.product_findings import match_assets
+from sakimori.services.product_findings import match_assets, unknown_products
 from sakimori.services.reconcile import Package, SyncCounts, finding_key, reconcile
 from sakimori.services.scan import read_bytes, read_inventory
 from sakimori.store import intel as store
@@ -65,6 +65,9 @@ class UploadReport:
     #: Published counter-measure packages this upload made the organisation a recipient of
     #: (their audience includes "everyone affected" and the new inventory holds a product).
     new_packages: tuple[int, ...] = ()
+    #: Product entries (their CPE names) that no loaded record names: most likely spelled
+    #: otherwise than NVD and the CNAs spell them (``sakimori product suggest``).
+    unknown_products: tuple[str, ...] = ()
 
 
 def upload_inventory(
@@ -105,6 +108,7 @@ def upload_inventory(
         session.flush()
         held = _store_components(session, inventory.id, components)
         found, not_evaluated = _match(session, components, str(path))
+        unknown = tuple(c.cpe or c.name for c in unknown_products(session, components))
         why = f"inventory version {version}"
         result = reconcile(session, {target.id: found}, now, why, None)
         # Every package finding of the asset (an upload re-assesses the asset), and those of
@@ -128,6 +132,7 @@ def upload_inventory(
         result.counts,
         not_evaluated,
         tuple(sorted({e.package_id for e in added})),
+        unknown,
     )
 
 

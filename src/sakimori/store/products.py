@@ -123,10 +123,15 @@ def records_for(session: Session, keys: Iterable[str]) -> tuple[list[NvdRecord],
         for cve_id, status, configurations in stored:
             document = {"id": cve_id, "configurations": configurations, "vulnStatus": status}
             nvd.append(record_from_dict(document))
+    return nvd, cve_records_of(session, ids["cve"])
+
+
+def cve_records_of(session: Session, cve_ids: Iterable[str]) -> list[CveRecord]:
+    """The stored CVE records of ``cve_ids``, with what product matching reads (``affected``)."""
     cve: list[CveRecord] = []
-    for part in chunks(sorted(ids["cve"]), _IN_CHUNK):
-        enriched = session.execute(select(CVE.c.cve_id, CVE.c.data).where(CVE.c.cve_id.in_(part)))
-        for cve_id, data in enriched:
+    for part in chunks(sorted(set(cve_ids)), _IN_CHUNK):
+        rows = session.execute(select(CVE.c.cve_id, CVE.c.data).where(CVE.c.cve_id.in_(part)))
+        for cve_id, data in rows:
             cve.append(
                 CveRecord(
                     id=cve_id,
@@ -135,7 +140,7 @@ def records_for(session: Session, keys: Iterable[str]) -> tuple[list[NvdRecord],
                     affected=tuple(data.get("affected") or ()),
                 )
             )
-    return nvd, cve
+    return cve
 
 
 def product_index(
@@ -157,6 +162,7 @@ def count_nvd(session: Session) -> int:
 
 __all__ = [
     "count_nvd",
+    "cve_records_of",
     "newest_nvd_modified",
     "product_index",
     "records_for",

@@ -173,4 +173,5 @@ def upload_inventory(
         kept=counts.kept,
         not_evaluated=report.not_evaluated,
         new_packages=list(report.new_packages),
+        unknown_products=list(report.unknown_products),
     )
