@@ -18,6 +18,9 @@ def test_a_product_list_gets_findings_and_a_misspelt_product_a_suggestion(
     cli = empty_cli
     nvd = [str(p) for p in sorted(require_data("nvd").glob("20*"))]
     assert cli("intel", "load", *nvd).code == 0
+    scanned = cli("scan", str(ROOT / "examples" / "products.csv"), "--format", "json")
+    assert scanned.code == 0, scanned.err
+    assert "CVE-2024-21762" in scanned.out  # products alone are intel enough to scan against
     assert cli("org", "create", "river-power", "--sector", "electric_power").code == 0
     assert cli("asset", "create", "river-power/site", "--criticality", "high").code == 0
     run = cli("inventory", "upload", "river-power/site", str(ROOT / "examples" / "products.csv"))

@@ -34,7 +34,9 @@ def open_db(config: Settings, *, require_intel: bool = False) -> Database:
     watch(db)  # writes (and the worker's jobs) ask for a refresh of the dashboard's figures
     if require_intel:
         with db.transaction() as session:
-            loaded = session.execute(select(models.Advisory.id).limit(1)).first()
+            loaded = session.execute(select(models.Advisory.id).limit(1)).first() or (
+                session.execute(select(models.ProductKey.key).limit(1)).first()
+            )
         if loaded is None:
             db.dispose()
             raise NotFound(
