@@ -192,3 +192,34 @@ def test_a_changed_platform_record_re_reads_the_whole_asset(db: Database, tmp_pa
             )
         ).all()
     assert transitions == ["open"]
+
+
+def test_a_changed_cna_record_reaches_products_named_by_its_words(
+    db: Database, tmp_path: Path
+) -> None:
+    """A CNA entry naming "Palo Alto Networks" / "PAN-OS" in words only (no ``cpes``): its
+    change must still find the asset holding paloaltonetworks:pan-os."""
+    original = require_data("cve", "2024", "3xxx", "CVE-2024-3400.json")
+    update = tmp_path / "cna"
+    update.mkdir()
+
+    def words_only(start: str) -> Any:
+        def change(document: dict[str, Any]) -> None:
+            for entry in document["containers"]["cna"]["affected"]:
+                entry.pop("cpes", None)
+                for item in entry["versions"]:
+                    if item.get("version") == "10.2.0":
+                        item["version"] = start
+            document["cveMetadata"]["dateUpdated"] = f"2099-01-01T00:00:00.000Z#{start}"
+
+        return change
+
+    _rewrite(original, update / "CVE-2024-3400.json", words_only("10.2.0"))
+    load_paths(db, [update], Limits())
+    pan_os = "cpe:2.3:o:paloaltonetworks:pan-os:10.2.3:*:*:*:*:*:*:*"
+    upload_inventory(db, ASSET, sbom(tmp_path / "pan.json", pan_os), "ops", Limits())
+    wanted = key("o:paloaltonetworks:pan-os", "10.2.3", "CVE-2024-3400")
+    assert findings(db)[wanted].state == "open"
+    _rewrite(original, update / "CVE-2024-3400.json", words_only("10.2.5"))
+    load_paths(db, [update], Limits())
+    assert findings(db)[wanted].state == "fixed"

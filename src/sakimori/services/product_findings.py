@@ -141,7 +141,40 @@ def _order(component: Component) -> tuple[str, str]:
 
 def held_products(session: Session, keys: Collection[str]) -> dict[int, list[Component]]:
     """Every product entry of the current inventories of the assets holding a product named
-    by ``keys`` (each asset's whole product set: configurations combine products)."""
+    by ``keys`` (each asset's whole product set: configurations combine products).
+
+    CPE keys go through the package index (a product entry's ``name`` column is its
+    ``part:vendor:product``, or ``*:vendor:product`` when typed without a part); the CNAs'
+    word keys (``text:…``) cannot, and read every current product entry instead.
+    """
+    wanted = set(keys)
+    names = {k for k in wanted if not k.startswith("text:")}
+    names |= {"*:" + k.split(":", 1)[1] for k in names if k[:2] in {"a:", "o:", "h:"}}
+    by_name = _current_products(session, names=names) if names else {}
+    by_words = (
+        _current_products(session, names=None) if any(k.startswith("text:") for k in wanted) else {}
+    )
+    concerned = set(by_name)
+    named: dict[str | None, bool] = {}
+    for asset_id, items in by_words.items():
+        for item in items:
+            if item.cpe not in named:
+                name = product_name(item)
+                named[item.cpe] = name is not None and bool(product_keys(name) & wanted)
+            if named[item.cpe]:
+                concerned.add(asset_id)
+                break
+    if not concerned:
+        return {}
+    whole = by_words or _current_products(session, assets=concerned)
+    return {asset_id: whole[asset_id] for asset_id in sorted(concerned)}
+
+
+def _current_products(
+    session: Session, *, names: Collection[str] | None = None, assets: Collection[int] = ()
+) -> dict[int, list[Component]]:
+    """The product entries of current inventories: of these package names, of these assets,
+    or (neither) all of them."""
     inventory: Table = models.Inventory.__table__  # type: ignore[assignment]
     component: Table = models.InventoryComponent.__table__  # type: ignore[assignment]
     newer = inventory.alias("newer")
@@ -150,30 +183,26 @@ def held_products(session: Session, keys: Collection[str]) -> dict[int, list[Com
         .where(newer.c.asset_id == inventory.c.asset_id, newer.c.version > inventory.c.version)
         .exists()
     )
-    rows = session.execute(
-        select(
-            inventory.c.asset_id,
-            component.c.display_name,
-            component.c.version,
-            component.c.cpe,
-        )
+    query = (
+        select(inventory.c.asset_id, component.c.display_name, component.c.version, component.c.cpe)
         .select_from(component.join(inventory, inventory.c.id == component.c.inventory_id))
         .where(component.c.ecosystem == PRODUCT_ECOSYSTEM, is_current)
         .order_by(inventory.c.asset_id, component.c.id)
     )
-    wanted = set(keys)
-    by_asset: dict[int, list[Component]] = {}
-    concerned: set[int] = set()
-    named: dict[str | None, bool] = {}
-    for asset_id, display, version, cpe in rows:
-        item = Component(name=display, version=version, ecosystem=PRODUCT_ECOSYSTEM, cpe=cpe)
-        by_asset.setdefault(asset_id, []).append(item)
-        if cpe not in named:
-            name = product_name(item)
-            named[cpe] = name is not None and bool(product_keys(name) & wanted)
-        if named[cpe]:
-            concerned.add(asset_id)
-    return {asset_id: by_asset[asset_id] for asset_id in sorted(concerned)}
+    if names is not None:
+        parts = [query.where(component.c.name.in_(p)) for p in store.chunks(sorted(names), 500)]
+    elif assets:
+        ids = sorted(assets)
+        parts = [query.where(inventory.c.asset_id.in_(p)) for p in store.chunks(ids, 500)]
+    else:
+        parts = [query]
+    found: dict[int, list[Component]] = {}
+    for part in parts:
+        for asset_id, display, version, cpe in session.execute(part):
+            found.setdefault(asset_id, []).append(
+                Component(name=display, version=version, ecosystem=PRODUCT_ECOSYSTEM, cpe=cpe)
+            )
+    return found
 
 
 def refresh_products(
