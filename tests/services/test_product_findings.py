@@ -223,3 +223,42 @@ def test_a_changed_cna_record_reaches_products_named_by_its_words(
     _rewrite(original, update / "CVE-2024-3400.json", words_only("10.2.5"))
     load_paths(db, [update], Limits())
     assert findings(db)[wanted].state == "fixed"
+
+
+def test_one_vulnerability_under_its_cve_and_jvndb_ids(db: Database, tmp_path: Path) -> None:
+    """JVN iPedia's real record JVNDB-2021-002774 names CVE-2021-36745 (Trend Micro
+    ServerProtect); an NVD-shaped record for that CVE, written here with one criterion, finds
+    the product, and the finding carries the JVNDB id among its aliases."""
+    jvn = require_data(
+        "jvn", "myjvn-np", "examples", "hnd", "getVulnDetailInfo_hnd_JVNDB-2021-002774.xml"
+    )
+    record = {
+        "id": "CVE-2021-36745",
+        "sourceIdentifier": "security@trendmicro.com",
+        "vulnStatus": "Analyzed",
+        "lastModified": "2024-11-21T06:14:02.260",
+        "configurations": [
+            {
+                "nodes": [
+                    {
+                        "operator": "OR",
+                        "negate": False,
+                        "cpeMatch": [
+                            {
+                                "vulnerable": True,
+                                "criteria": "cpe:2.3:a:trendmicro:serverprotect:5.8:*:*:*:*:*:*:*",
+                                "matchCriteriaId": "00000000-0000-4000-8000-000000000002",
+                            }
+                        ],
+                    }
+                ]
+            }
+        ],
+    }
+    nvd = tmp_path / "CVE-2021-36745.json"
+    nvd.write_text(json.dumps(record))
+    load_paths(db, [nvd, jvn], Limits())
+    product = "cpe:2.3:a:trendmicro:serverprotect:5.8:*:*:*:*:*:*:*"
+    upload_inventory(db, ASSET, sbom(tmp_path / "sp.json", product), "ops", Limits())
+    row = findings(db)[key("a:trendmicro:serverprotect", "5.8", "CVE-2021-36745")]
+    assert row.aliases == ["JVNDB-2021-002774"]

@@ -3,8 +3,10 @@
 ``parse(bytes) -> list[JvnRecord]`` reads either document, recognised by its root element
 (``VULDEF-Document`` or ``rdf:RDF`` with ``sec:identifier`` items). XML goes through
 ``formats/limits.parse_xml``: a DTD or an entity declaration is refused, never expanded. A
-document MyJVN marks as an error (``status:Status retCd="1"``) is refused with its message.
-Everything is read before anything is returned, so a broken document yields nothing.
+document MyJVN marks as an error (``status:Status retCd="1"``) is refused with its message;
+MyJVN's documented answer with no hit (a ``Result`` root in ``http://jvndb.jvn.jp/myjvn/Results``
+holding only a successful ``status:Status``) is no record, ``[]``. Everything is read before
+anything is returned, so a broken document yields nothing.
 
 Read (see ``../shared/data/jvn/FORMAT.md``): the JVNDB id; title and description in the
 document's ``xml:lang``; CVE ids (VULDEF ``RelatedItem type="advisory"`` and RSS
@@ -13,9 +15,10 @@ products with their CPE 2.2 URI converted to a CPE 2.3 formatted string (``sakim
 and the affected-version free text; vendor advisories and other references; CWE ids;
 registration, update and disclosure dates. Escaped HTML in descriptions is kept as JVN wrote it.
 
-Not here yet (later steps): storing records (tables keyed by JVNDB id, aliases into
-``advisory_alias`` so a CVE, a JVNDB and a GHSA id are one vulnerability), MyJVN API sync within
-its request-rate guidance, and the OKA JSON generation (CSAF-shaped, ``cpeApplicability``).
+Elsewhere: storage (``store/jvn.py``: one row per JVNDB id, languages merged, CVE links that
+put JVNDB ids among a CVE finding's aliases), ``intel load`` (``services/intel.py``) and MyJVN
+API sync (``intel/myjvn_api.py``, ``services/jvn_sync.py``). Not here yet: the OKA JSON
+generation (API 4.0, CSAF-shaped, ``cpeApplicability``) and HND's vendor/product dictionaries.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ _SEC: Final = "{http://jvn.jp/rss/mod_sec/3.0/}"
 _DC: Final = "{http://purl.org/dc/elements/1.1/}"
 _DCTERMS: Final = "{http://purl.org/dc/terms/}"
 _STATUS: Final = "{http://jvndb.jvn.jp/myjvn/Status}Status"
+_RESULT: Final = "{http://jvndb.jvn.jp/myjvn/Results}Result"
 _LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
 
 _JVNDB = re.compile(r"JVNDB-\d{4}-\d{6}")
@@ -58,6 +62,8 @@ def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[JvnRecord]:
         return [_vulinfo(item, language) for item in root.findall(f"{_VULDEF}Vulinfo")]
     if root.tag == f"{_RDF}RDF":
         return [_item(item, language) for item in root.findall(f"{_RSS}item")]
+    if root.tag == _RESULT and [child.tag for child in root] == [_STATUS]:
+        return []  # MyJVN's "no hit" (retCd="0"; an error was refused above)
     raise UnsupportedFormat(f"not a MyJVN VULDEF or RSS document (root element {root.tag[:100]})")
 
 

@@ -30,6 +30,7 @@ from sakimori.errors import SakimoriError, UnsupportedFormat
 from sakimori.formats import alpine_secdb
 from sakimori.formats import cve as cve_format
 from sakimori.formats import epss as epss_format
+from sakimori.formats import jvn as jvn_format
 from sakimori.formats import kev as kev_format
 from sakimori.formats import osv as osv_format
 from sakimori.formats import ssvc as ssvc_format
@@ -37,6 +38,7 @@ from sakimori.formats.limits import Limits
 from sakimori.model.advisory import Advisory
 from sakimori.model.cve import CveRecord
 from sakimori.model.intel import EpssScore, KevEntry
+from sakimori.model.jvn import JvnRecord
 from sakimori.services.assessment import assess_open, policy_set
 from sakimori.services.product_findings import refresh_products
 from sakimori.services.scan import read_bytes
@@ -44,6 +46,7 @@ from sakimori.services.tracking import refresh_packages
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.store.jvn import store_jvn_records
 from sakimori.store.products import store_cve_keys, store_nvd_records
 from sakimori.triage.policy import PolicySet
 
@@ -89,6 +92,8 @@ class Parsed:
     epss_detail: dict[str, Any] = field(default_factory=dict)
     cve: list[CveRecord] = field(default_factory=list)
     nvd: list[NvdDocument] = field(default_factory=list)
+    #: JVN iPedia records (MyJVN VULDEF details and RSS overviews), in document order.
+    jvn: list[JvnRecord] = field(default_factory=list)
     #: SSVC decision tables: ``(id, name, document)``.
     ssvc: list[tuple[str, str, bytes]] = field(default_factory=list)
 
@@ -98,6 +103,7 @@ class Parsed:
             ("osv", self.advisories),
             ("cve", self.cve),
             ("nvd", self.nvd),
+            ("jvn", self.jvn),
             ("kev", self.kev),
             ("epss", self.epss),
         ]
@@ -136,6 +142,9 @@ def parse_intel(data: bytes, limits: Limits, into: Parsed) -> str:
     if nvd_format.sniff(data):
         into.nvd.extend(nvd_format.documents(data, limits))
         return "nvd"
+    if jvn_format.sniff(data):
+        into.jvn.extend(jvn_format.parse(data, limits))
+        return "jvn"
     if alpine_secdb.sniff(data):
         into.advisories.extend(alpine_secdb.parse(data, limits))
         return "osv"  # stored and matched as OSV advisories of ecosystem Alpine:vX.Y
@@ -145,7 +154,8 @@ def parse_intel(data: bytes, limits: Limits, into: Parsed) -> str:
         return "osv"
     raise UnsupportedFormat(
         "not an OSV record or archive, an Alpine secdb file, a CVE record, an NVD CVE API 2.0 "
-        "record or page, an SSVC decision table, a CISA KEV catalog, or a FIRST EPSS file",
+        "record or page, a MyJVN VULDEF or RSS document, an SSVC decision table, a CISA KEV "
+        "catalog, or a FIRST EPSS file",
         hint="`sakimori intel load` reads those formats; inventories go to `sakimori scan`",
     )
 
@@ -244,6 +254,7 @@ def _load_path(
         product_keys |= store_cve_keys(session, parsed.cve)
     refresh_products(session, product_keys, now, f"product records changed in {root}", policies)
     nvd_count = len(parsed.nvd)
+    jvn_count = store_jvn_records(session, name, parsed.jvn, now) if parsed.jvn else 0
     ssvc_count = store.store_decision_tables(session, name, parsed.ssvc, now)
     epss_count = store.store_epss(session, parsed.epss) if parsed.epss else 0
     store.store_loaded_files(session, touched)
@@ -258,6 +269,7 @@ def _load_path(
         or cve_count
         or ssvc_count
         or nvd_count
+        or jvn_count
     )
     source = session.get(models.IntelSource, name) or models.IntelSource(
         name=name, kind=kind, location=str(root), record_count=0, detail={}
@@ -284,7 +296,12 @@ def _record_count(session: Session, name: str, kind: str, previous: int, parsed:
     if "osv" in kind:
         return store.count_advisories(session, name)
     fresh = (
-        len(parsed.kev) + len(parsed.epss) + len(parsed.cve) + len(parsed.ssvc) + len(parsed.nvd)
+        len(parsed.kev)
+        + len(parsed.epss)
+        + len(parsed.cve)
+        + len(parsed.ssvc)
+        + len(parsed.nvd)
+        + len({r.id for r in parsed.jvn})
     )
     return fresh or previous
 

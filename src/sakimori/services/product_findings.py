@@ -35,6 +35,7 @@ from sakimori.services.reconcile import Package, SyncCounts, reconcile
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.store.jvn import jvn_ids_for
 from sakimori.store.products import cve_records_of as records_for_ids
 from sakimori.store.products import product_index
 from sakimori.triage.policy import PolicySet
@@ -75,8 +76,9 @@ def match_assets(
     kev = store.kev_entries(session, cves)
     epss = store.epss_scores(session, cves)
     cvss = store.cve_severity(session, cves)
+    jvn = jvn_ids_for(session, cves)
     results = {
-        shape: (product_findings(source, hits, kev, epss, cvss), reviews)
+        shape: (product_findings(source, hits, kev, epss, cvss, jvn), reviews)
         for shape, (hits, reviews) in matched.items()
     }
     reviews_out: list[ProductReview] = []

@@ -26,6 +26,7 @@ from sakimori.model.inventory import Inventory
 from sakimori.services.product_findings import match_assets
 from sakimori.store import intel as store
 from sakimori.store.db import Database
+from sakimori.store.jvn import jvn_ids_for, with_jvn_aliases
 from sakimori.triage.policy import PolicySet
 
 _MAX_INCLUDE_DEPTH = 10
@@ -172,6 +173,7 @@ def scan_inventories(
             for identifier in info.ids
             if identifier.startswith("CVE-")
         }
+        advisories = with_jvn_aliases(advisories, jvn_ids_for(session, cves))
         kev = store.kev_entries(session, cves)
         epss = store.epss_scores(session, cves)
         cvss = store.cve_severity(session, cves)

@@ -40,6 +40,7 @@ from sakimori.services.scan import read_bytes, read_inventory
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.store.jvn import jvn_ids_for, with_jvn_aliases
 from sakimori.triage.policy import PolicySet
 
 __all__ = [
@@ -178,6 +179,7 @@ def _match(
     records = {hit.entry.advisory_id for r in results for hit in r.result.hits}
     advisories = store.advisory_summaries(session, records)
     cves = {i for info in advisories.values() for i in info.ids if i.startswith("CVE-")}
+    advisories = with_jvn_aliases(advisories, jvn_ids_for(session, cves))
     found, not_evaluated = build_findings(
         source,
         results,
@@ -346,6 +348,7 @@ def _match_held(
     records = {hit.entry.advisory_id for r in results for hit in r.result.hits}
     advisories = store.advisory_summaries(session, records)
     cves = {i for info in advisories.values() for i in info.ids if i.startswith("CVE-")}
+    advisories = with_jvn_aliases(advisories, jvn_ids_for(session, cves))
     kev = store.kev_entries(session, cves)
     epss = store.epss_scores(session, cves)
     cvss = store.cve_severity(session, cves)

@@ -425,6 +425,7 @@ def counts(session: Session) -> dict[str, int]:
         "epss": count(models.EpssScore),
         "cve_records": count(models.CveRecord),
         "nvd_records": count(models.NvdRecordRow),
+        "jvn_records": count(models.JvnRecordRow),
     }
 
 

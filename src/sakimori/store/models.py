@@ -433,6 +433,45 @@ class NvdRecordRow(Base):
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class JvnRecordRow(Base):
+    """A JVN iPedia entry (``JVNDB-YYYY-NNNNNN``), its Japanese and English readings merged.
+
+    ``titles`` / ``descriptions`` map a language (``ja``, ``en``) to the text as JVN wrote it;
+    ``reading`` says whether the entry came from a VULDEF detail or only an RSS overview."""
+
+    __tablename__ = "jvn_record"
+
+    jvn_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source: Mapped[str] = mapped_column(String(300), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    reading: Mapped[str] = mapped_column(String(10))  # vuldef | rss
+    titles: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    cve_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: ``[{version, score, severity, vector}]``.
+    cvss: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: ``[{vendor, product, cpe22, cpe23, versions}]``: versions are JVN's free text.
+    products: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: ``[{kind, source, id, url, title}]``: vendor advisories, CVE/NVD/JVN ids, CWE, other.
+    references: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cwe_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: ISO 8601 as JVN writes them (``+09:00``): first registration, last update, disclosure.
+    published: Mapped[str | None] = mapped_column(String(40))
+    modified: Mapped[str | None] = mapped_column(String(40), index=True)
+    disclosed: Mapped[str | None] = mapped_column(String(40))
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JvnCve(Base):
+    """Which JVN iPedia entries name a CVE id: a CVE and a JVNDB id are one vulnerability."""
+
+    __tablename__ = "jvn_cve"
+
+    cve_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    jvn_id: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+
+
 class ProductKey(Base):
     """Which records name a product: ``part:vendor:product`` (a CPE criterion or an ``affected``
     entry's ``cpes``) or ``text:vendor:product`` (an ``affected`` entry's folded names).
