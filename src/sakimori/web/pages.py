@@ -8,6 +8,7 @@ roles and tenancy are those of the API: another organisation's finding is "not f
 from __future__ import annotations
 
 from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -23,6 +24,8 @@ from sakimori.services import access, freshness, sightings
 from sakimori.services.access import Action, Principal
 from sakimori.services.findings import Filters, FindingView
 from sakimori.services.metrics import Report
+from sakimori.store.db import Database
+from sakimori.store.jvn import jvn_ids_for, jvn_records
 from sakimori.web import charts
 from sakimori.web.render import Checked, Renderer, RendererDep, RuntimeDep, SignedIn, redirect
 
@@ -387,11 +390,50 @@ def vulnerability_page(
         "vulnerability.html",
         vulnerability=vulnerability,
         aliases=aliases,
+        jvn=_jvn_entries(db, [vulnerability, *aliases], pages.language(request)),
         rows=rows,
         findings=found,
         sector_chart=charts.stacked(sorted(by_sector.items()), ["open", "closed"]),
         css_class=charts.css_class,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class JvnEntry:
+    """A JVN iPedia entry as the vulnerability page shows it, in the reader's language when
+    JVN wrote it in that language (else in the other), saying which."""
+
+    id: str
+    title: str
+    description: str
+    language: str
+    url: str
+
+
+def _jvn_entries(db: Database, ids: Sequence[str], language: str) -> list[JvnEntry]:
+    """The JVN iPedia entries of a vulnerability: its JVNDB ids and those linked to its CVE ids.
+    Public intelligence: no tenancy applies."""
+    with db.transaction() as session:
+        linked = jvn_ids_for(session, [i for i in ids if i.startswith("CVE-")])
+        wanted = {i for i in ids if i.startswith("JVNDB-")} | {
+            j for js in linked.values() for j in js
+        }
+        records = jvn_records(session, wanted)
+    entries = []
+    for jvn_id, record in sorted(records.items()):
+        shown = language if record.title(language) else ("ja" if record.title("ja") else "en")
+        site = f"https://jvndb.jvn.jp/{'en' if shown == 'en' else 'ja'}/contents"
+        year = jvn_id.split("-")[1]
+        entries.append(
+            JvnEntry(
+                jvn_id,
+                record.title(shown) or jvn_id,
+                record.description(shown) or "",
+                shown,
+                f"{site}/{year}/{jvn_id}.html",
+            )
+        )
+    return entries
 
 
 def _upload_page(
