@@ -33,6 +33,12 @@ Environment variables win over the file (``SAKIMORI_CONFIG``, default
                               with (default $SAKIMORI_HOME/csaf/signing-key.asc, made by
                               ``sakimori csaf keygen``; without one, nothing is signed)
     SAKIMORI_CSAF_PASSPHRASE_FILE  file holding that key's passphrase (if it has one)
+    SAKIMORI_NVD_BASE_URL     the NVD CVE API 2.0 URL ``intel sync-nvd`` pages through (default
+                              https://services.nvd.nist.gov/rest/json/cves/2.0; a mirror or
+                              proxy of it at an air-gapped site)
+    SAKIMORI_NVD_API_KEY_FILE file holding an NVD API key (50 instead of 5 requests per 30 s)
+    SAKIMORI_NVD_API_KEY      the key itself, if no key file is set (the file wins); it is sent
+                              as a request header only, never logged, shown or stored
 
 Nothing here is global: the CLI builds one ``Settings`` and passes it to what it constructs.
 """
@@ -89,6 +95,11 @@ class Settings:
     #: The CSAF signing key and its passphrase (``sakimori.services.csaf_signing``).
     csaf_key_file: Path | None = None
     csaf_passphrase_file: Path | None = None
+    #: The NVD CVE API 2.0 (``sakimori.services.nvd_sync``; ``None``: NVD's own URL).
+    nvd_base_url: str | None = None
+    nvd_api_key_file: Path | None = None
+    #: Never in reprs: the settings object may be logged or shown in a traceback.
+    nvd_api_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -150,6 +161,9 @@ class Settings:
             base_url=_base_url(pick("base_url")),
             csaf_key_file=_path(pick("csaf_key_file")),
             csaf_passphrase_file=_path(pick("csaf_passphrase_file")),
+            nvd_base_url=_http_url(pick("nvd_base_url"), "SAKIMORI_NVD_BASE_URL"),
+            nvd_api_key_file=_path(pick("nvd_api_key_file")),
+            nvd_api_key=pick("nvd_api_key"),
         )
 
     @property
@@ -188,6 +202,14 @@ def _base_url(value: str | None) -> str | None:
     if not value.startswith(("https://", "http://")):
         raise ConfigurationError(f"SAKIMORI_BASE_URL={value!r} is not an http(s) URL")
     return value.rstrip("/")
+
+
+def _http_url(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(("https://", "http://")):
+        raise ConfigurationError(f"{name}={value!r} is not an http(s) URL")
+    return value
 
 
 def _path(value: str | None) -> Path | None:

@@ -1,11 +1,11 @@
 """The NVD CVE API 2.0 sync client against an NVD-shaped API on 127.0.0.1.
 
-The server holds the 60 real records of ../shared/data/nvd and behaves as NVD does: it filters by
-lastModStartDate/lastModEndDate (both inclusive, at most 120 days apart), pages by
-startIndex/resultsPerPage, answers 404 with a ``message`` header to a bad parameter or key, and
-can be told to fail, to go empty or to change its record set between requests. Time is a fake
-clock that only the client's sleeps advance; the server stamps each request with it, so rate
-limits are checked in the client's time, not the wall clock's.
+The server (``tests/intel/nvd_server.py``) holds the 60 real records of ../shared/data/nvd and
+behaves as NVD does: it filters by lastModStartDate/lastModEndDate (both inclusive, at most 120
+days apart), pages by startIndex/resultsPerPage, answers 404 with a ``message`` header to a bad
+parameter or key, and can be told to fail, to go empty or to change its record set between
+requests. Time is a fake clock that only the client's sleeps advance; the server stamps each
+request with it, so rate limits are checked in the client's time, not the wall clock's.
 """
 
 from __future__ import annotations
@@ -16,12 +16,9 @@ import json
 import logging
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -48,112 +45,26 @@ from sakimori.intel.nvd_api import (
 )
 from tests.conftest import require_data
 from tests.intel.conftest import LocalServer, send
+from tests.intel.nvd_server import (
+    PATH,
+    FakeClock,
+    FakeNvd,
+    Reply,
+    Request,
+    envelope,
+    load_records,
+    modified,
+)
 
-PATH = "/rest/json/cves/2.0"
 MS = timedelta(milliseconds=1)
 KEY = "5e1f-secret-key-0042"
 SINCE = datetime(2023, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2027, 1, 1, tzinfo=UTC)
 
 
-def _modified(record: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(record["lastModified"]).replace(tzinfo=UTC)
-
-
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, Any]]:
-    root = require_data("nvd")
-    loaded = [json.loads(path.read_bytes()) for path in sorted(root.glob("20*/CVE-*.json"))]
-    assert len(loaded) == 60
-    return sorted(loaded, key=lambda r: (r["lastModified"], r["id"]))
-
-
-class FakeClock:
-    """Monotonic seconds that only ``sleep`` moves forward."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@dataclass
-class Request:
-    start: datetime
-    end: datetime
-    index: int
-    per_page: int
-    api_key: str | None
-    at: float
-
-
-Reply = tuple[int, bytes, dict[str, str]]
-
-
-@dataclass
-class FakeNvd:
-    """The CVE API 2.0 over ``records``; ``hook`` may answer a request instead (a fault)."""
-
-    records: list[dict[str, Any]]
-    clock: FakeClock
-    api_key: str | None = None
-    hook: Callable[[FakeNvd, Request], Reply | None] | None = None
-    requests: list[Request] = field(default_factory=list)
-
-    def __call__(self, handler: BaseHTTPRequestHandler) -> None:
-        status, body, headers = self._answer(handler)
-        send(handler, status, body, {"Content-Type": "application/json", **headers})
-
-    def _answer(self, handler: BaseHTTPRequestHandler) -> Reply:
-        query = parse_qs(urlsplit(handler.path).query, keep_blank_values=True, strict_parsing=True)
-        try:
-            start = datetime.fromisoformat(query["lastModStartDate"][0])
-            end = datetime.fromisoformat(query["lastModEndDate"][0])
-            index = int(query.get("startIndex", ["0"])[0])
-            per_page = int(query.get("resultsPerPage", ["2000"])[0])
-        except (KeyError, ValueError):
-            return _refusal("Invalid parameter")
-        if start.tzinfo is None or end.tzinfo is None or start > end or end - start > MAX_WINDOW:
-            return _refusal(
-                "The maximum allowable range when using any date range parameters is 120 "
-                "consecutive days."
-            )
-        if not 1 <= per_page <= 2000 or index < 0:
-            return _refusal("Invalid resultsPerPage or startIndex")
-        request = Request(start, end, index, per_page, handler.headers.get("apiKey"), self.clock())
-        self.requests.append(request)
-        if self.api_key is not None and request.api_key not in (None, self.api_key):
-            return _refusal(f"Invalid apiKey {request.api_key}.")  # echoes it, as a trap
-        if self.hook is not None and (reply := self.hook(self, request)) is not None:
-            return reply
-        matching = [r for r in self.records if start <= _modified(r) <= end]
-        page = matching[index : index + per_page]
-        return 200, envelope(page, index, len(matching)), {}
-
-
-def envelope(page: list[dict[str, Any]], index: int, total: int, **changes: Any) -> bytes:
-    document = {
-        "resultsPerPage": len(page),
-        "startIndex": index,
-        "totalResults": total,
-        "format": "NVD_CVE",
-        "version": "2.0",
-        "timestamp": "2026-11-30T12:00:00.000",
-        "vulnerabilities": [{"cve": record} for record in page],
-    }
-    document.update(changes)
-    return json.dumps({k: v for k, v in document.items() if v is not ...}).encode()
-
-
-def _refusal(message: str) -> Reply:
-    return 404, b"", {"message": message}
+    return load_records()
 
 
 @pytest.fixture
@@ -188,7 +99,7 @@ def ids(pages: list[Page]) -> list[str]:
 
 
 def in_range(records: list[dict[str, Any]], since: datetime, until: datetime) -> list[str]:
-    return [r["id"] for r in records if since <= _modified(r) <= until]
+    return [r["id"] for r in records if since <= modified(r) <= until]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -233,15 +144,15 @@ def test_window_edges_are_inclusive_and_never_overlap(
 ) -> None:
     """since and until on records, and a record exactly at the end of the first window."""
     first, boundary, last = records[5], records[20], records[40]
-    since = _modified(first)
-    until = _modified(last)
+    since = modified(first)
+    until = modified(last)
     # Move since back so that the first window ends exactly on ``boundary``.
-    since_for_boundary = _modified(boundary) - MAX_WINDOW
+    since_for_boundary = modified(boundary) - MAX_WINDOW
     received = ids(list(make_api().pages(since_for_boundary, until)))
     assert received.count(boundary["id"]) == 1
     assert received.count(last["id"]) == 1
     assert sorted(received) == sorted(in_range(records, since_for_boundary, until))
-    assert nvd_server.requests[0].end == _modified(boundary)
+    assert nvd_server.requests[0].end == modified(boundary)
     received = ids(list(make_api().pages(since, until)))
     assert sorted(received) == sorted(in_range(records, since, until))
     assert first["id"] in received
@@ -586,7 +497,7 @@ def test_a_changing_total_requests_the_window_again(
 
 
 def _in_window(fake: FakeNvd, request: Request) -> list[dict[str, Any]]:
-    return [r for r in fake.records if request.start <= _modified(r) <= request.end]
+    return [r for r in fake.records if request.start <= modified(r) <= request.end]
 
 
 def test_a_total_that_never_settles_stops(

@@ -1,4 +1,5 @@
-"""``sakimori intel load|sync|status``: what vulnerability intelligence is loaded, from where."""
+"""``sakimori intel load|sync|sync-nvd|status``: what vulnerability intelligence is loaded, from
+where."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 
 if TYPE_CHECKING:
     from sakimori.services.intel import LoadReport
+    from sakimori.services.nvd_sync import NvdSyncReport, PageReport
 
 app = typer.Typer(help="Load, sync and inspect vulnerability intelligence.", no_args_is_help=True)
 
@@ -107,6 +109,139 @@ def sync(
             err=True,
         )
         raise typer.Exit(2)
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    """An ISO-8601 date or date and time from the command line; UTC unless it says otherwise."""
+    from sakimori.errors import InvalidInput
+
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"{option} {value!r} is not an ISO-8601 date or date and time",
+            hint="e.g. 2024-01-01, or 2024-01-01T12:00:00Z",
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+@app.command("sync-nvd")
+def sync_nvd(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Sync the records modified since this ISO-8601 date or time (UTC unless it "
+            "says otherwise). Default: resume an interrupted sync, else continue from the "
+            "newest NVD record stored.",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="…and up to this date or time (default: now).", show_default=False),
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding an NVD API key (default: SAKIMORI_NVD_API_KEY_FILE, else the "
+            "key in SAKIMORI_NVD_API_KEY; without a key NVD allows 5 requests per 30 s).",
+            show_default=False,
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The CVE API 2.0 URL, e.g. a mirror or proxy (default: SAKIMORI_NVD_BASE_URL, "
+            "else NVD's).",
+            show_default=False,
+        ),
+    ] = None,
+    restart: Annotated[
+        bool,
+        typer.Option(help="Discard an interrupted sync's checkpoint instead of resuming it."),
+    ] = False,
+) -> None:
+    """Fetch the NVD records modified since the last sync from NVD's CVE API 2.0, page by page
+    (each page stored with where to resume), and update the findings of the products they
+    name."""
+    import httpx
+
+    from sakimori import __version__
+    from sakimori.cli.context import open_db, settings
+    from sakimori.errors import ConfigurationError
+    from sakimori.intel.nvd_api import NVD_CVE_API, NvdApi
+    from sakimori.services.assessment import policy_set
+    from sakimori.services.nvd_sync import read_api_key
+    from sakimori.services.nvd_sync import sync_nvd as run_sync
+
+    config = settings()
+    start, end = _moment(since, "--since"), _moment(until, "--until")
+    url = base_url or config.nvd_base_url or NVD_CVE_API
+    if not url.startswith(("https://", "http://")):
+        raise ConfigurationError(f"--base-url {url!r} is not an http(s) URL")
+    key_file = api_key_file or config.nvd_api_key_file
+    key = read_api_key(key_file) if key_file is not None else config.nvd_api_key
+    policies = policy_set(config.policy)
+    db = open_db(config)
+    try:
+        # No redirects: the key is a request header, which a redirect would carry elsewhere.
+        with httpx.Client(
+            timeout=httpx.Timeout(config.http_timeout, connect=min(10.0, config.http_timeout)),
+            headers={"User-Agent": f"sakimori/{__version__}"},
+            follow_redirects=False,
+        ) as client:
+            api = NvdApi(client, base_url=url, api_key=key, retries=config.http_retries)
+            report = run_sync(
+                db,
+                api,
+                since=start,
+                until=end,
+                restart=restart,
+                policies=policies,
+                progress=_print_nvd_progress,
+            )
+    finally:
+        db.dispose()
+    findings = report.findings
+    records = "record" if report.received == 1 else "records"
+    pages = "page" if report.pages == 1 else "pages"
+    typer.echo(
+        f"{report.received:,} {records} received in {report.pages:,} {pages}: "
+        f"{report.added:,} new, "
+        f"{report.updated:,} changed; {report.records:,} NVD records stored. Findings: "
+        f"{findings.opened:,} opened, {findings.closed:,} closed, {findings.reopened:,} "
+        f"reopened. In {report.seconds:.1f} s."
+    )
+
+
+def _print_nvd_progress(report: NvdSyncReport, page: PageReport | None) -> None:
+    def day(moment: datetime) -> str:
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    if page is None:
+        if report.resumed is not None:
+            cp = report.resumed
+            typer.echo(
+                f"{report.location}: resuming the interrupted sync of {day(report.since)} .. "
+                f"{day(report.until)} at {day(cp.window_start)} .. {day(cp.window_end)}, "
+                f"record {cp.next_index:,}"
+            )
+        else:
+            typer.echo(
+                f"{report.location}: records modified {day(report.since)} .. {day(report.until)}"
+            )
+        return
+    window = f"{day(page.window_start)} .. {day(page.window_end)}"
+    if not page.records:
+        typer.echo(f"  {window}: no records")
+        return
+    first = page.start_index + 1
+    typer.echo(
+        f"  {window}: records {first:,}-{page.start_index + page.records:,} of "
+        f"{page.total:,}: {page.added:,} new, {page.updated:,} changed"
+    )
 
 
 def _age(moment: datetime | None) -> str:
