@@ -1,9 +1,10 @@
-"""``sakimori intel load|sync|sync-nvd|status``: what vulnerability intelligence is loaded, from
-where."""
+"""``sakimori intel load|sync|sync-nvd|sync-jvn|status``: what vulnerability intelligence is
+loaded, from where."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -213,6 +214,92 @@ def sync_nvd(
         f"{report.updated:,} changed; {report.records:,} NVD records stored. Findings: "
         f"{findings.opened:,} opened, {findings.closed:,} closed, {findings.reopened:,} "
         f"reopened. In {report.seconds:.1f} s."
+    )
+
+
+class JvnLanguage(StrEnum):
+    JA = "ja"
+    EN = "en"
+
+
+@app.command("sync-jvn")
+def sync_jvn(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="First day (ISO date, JST) of entries last updated; default: the day after "
+            "the last day synced.",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Last day (default: yesterday, JST).", show_default=False),
+    ] = None,
+    lang: Annotated[JvnLanguage, typer.Option(help="The language of JVN's text.")] = JvnLanguage.JA,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="The MyJVN API URL (a mirror or proxy).", show_default=False),
+    ] = None,
+    interval: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds between requests (MyJVN publishes no rate; a mirror may allow less).",
+        ),
+    ] = 1.0,
+) -> None:
+    """Fetch the JVN iPedia entries last updated in a window of days from the MyJVN API (one
+    request a second; each page stored with where to resume): titles and descriptions in
+    Japanese or English, the CVE ids they share, CVSS, products and vendor advisories."""
+    from datetime import date
+
+    import httpx
+
+    from sakimori import __version__
+    from sakimori.cli.context import open_db, settings
+    from sakimori.errors import ConfigurationError, InvalidInput
+    from sakimori.intel.myjvn_api import DEFAULT_BASE_URL, MyJvnApi
+    from sakimori.services.jvn_sync import sync_jvn as run_sync
+
+    def day(value: str | None, option: str) -> date | None:
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput(
+                f"{option} {value!r} is not an ISO-8601 date", hint="e.g. 2025-04-01"
+            ) from None
+
+    url = base_url or DEFAULT_BASE_URL
+    if not url.startswith(("https://", "http://")):
+        raise ConfigurationError(f"--base-url {url!r} is not an http(s) URL")
+    config = settings()
+    db = open_db(config)
+    try:
+        with httpx.Client(
+            timeout=httpx.Timeout(config.http_timeout, connect=min(10.0, config.http_timeout)),
+            headers={"User-Agent": f"sakimori/{__version__}"},
+        ) as client:
+            api = MyJvnApi(
+                client,
+                base_url=url,
+                lang="en" if lang is JvnLanguage.EN else "ja",
+                retries=config.http_retries,
+                min_interval=interval,
+            )
+            report = run_sync(db, api, since=day(since, "--since"), until=day(until, "--until"))
+    finally:
+        db.dispose()
+    if report.status == "up-to-date":
+        typer.echo(f"JVN iPedia ({lang.value}): up to date")
+        return
+    typer.echo(
+        f"JVN iPedia ({lang.value}) {report.since} .. {report.until}: {report.received:,} entries "
+        f"received in {report.pages:,} pages, {report.written:,} stored or changed"
+        + (f"; {len(report.missing)} listed without details" if report.missing else "")
+        + f". In {report.seconds:.1f} s."
     )
 
 
