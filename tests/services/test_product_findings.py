@@ -262,3 +262,30 @@ def test_one_vulnerability_under_its_cve_and_jvndb_ids(db: Database, tmp_path: P
     upload_inventory(db, ASSET, sbom(tmp_path / "sp.json", product), "ops", Limits())
     row = findings(db)[key("a:trendmicro:serverprotect", "5.8", "CVE-2021-36745")]
     assert row.aliases == ["JVNDB-2021-002774"]
+
+
+def test_a_product_list_and_an_sbom_each_keep_the_other(db: Database, tmp_path: Path) -> None:
+    """An asset runs an application (an SBOM of packages) on an appliance (a product list):
+    uploading one kind must not drop the other kind's entries or close their findings."""
+    load_paths(db, [require_data("osv", "pypi", "vulns", "django")], Limits())
+    packages = tmp_path / "requirements.txt"
+    packages.write_text("django==3.2.5\n")
+    upload_inventory(db, ASSET, packages, "ops", Limits())
+    django = {k for k, f in findings(db).items() if k.startswith("pkg:PyPI/") and f.state == "open"}
+    assert django
+    products = tmp_path / "products.csv"
+    products.write_text(f"cpe\n{FORTIOS.format('7.0.1')}\n")
+    report = upload_inventory(db, ASSET, products, "ops", Limits())
+    assert report.kept == 1  # django, kept from the requirements file
+    after = findings(db)
+    assert {after[k].state for k in django} == {"open"}
+    assert after[key("o:fortinet:fortios", "7.0.1", "CVE-2024-21762")].state == "open"
+    packages.write_text("django==5.1.4\n")  # the application is upgraded
+    report = upload_inventory(db, ASSET, packages, "ops", Limits())
+    assert report.kept == 1  # the FortiOS entry, kept from the product list
+    after = findings(db)
+    assert {after[k].state for k in django} == {"fixed"}
+    assert after[key("o:fortinet:fortios", "7.0.1", "CVE-2024-21762")].state == "open"
+    products.write_text(f"cpe\n{FORTIOS.format('7.6.3')}\n")  # the appliance is upgraded
+    upload_inventory(db, ASSET, products, "ops", Limits())
+    assert findings(db)[key("o:fortinet:fortios", "7.0.1", "CVE-2024-21762")].state == "fixed"

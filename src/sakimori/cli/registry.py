@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sakimori.cli.context import actor_option, open_db, settings
+
+if TYPE_CHECKING:
+    from sakimori.services.tracking import UploadReport
 
 org_app = typer.Typer(help="Organisations (coordinator, agencies, operators, vendors).")
 asset_app = typer.Typer(help="Assets: systems and services of an organisation.")
@@ -131,7 +134,8 @@ def inventory_upload(
     c = report.counts
     typer.echo(
         f"{report.asset} inventory v{report.version} ({report.format}, {report.components} "
-        f"components, {report.package_versions} unique package-versions): {c.opened} new "
+        f"components{_kept(report)}, {report.package_versions} unique package-versions): "
+        f"{c.opened} new "
         f"findings, {c.closed} closed as fixed, {c.reopened} reopened, {c.kept} unchanged"
         + (f"; {report.not_evaluated} not evaluated" if report.not_evaluated else "")
     )
@@ -150,3 +154,10 @@ def inventory_upload(
             f"{report.asset}: the organisation now receives counter-measure package(s) {numbers}"
             " (see `sakimori package show ID`)"
         )
+
+
+def _kept(report: UploadReport) -> str:
+    if not report.kept:
+        return ""
+    other = "SBOM/lockfile components" if report.format == "products-csv" else "product entries"
+    return f" with {report.kept} {other} kept from the previous version"

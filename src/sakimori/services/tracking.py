@@ -27,6 +27,7 @@ from sqlalchemy import Integer, Table, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from sakimori.formats import products_csv
 from sakimori.formats.limits import Limits
 from sakimori.matching import AdvisoryIndex, PackageVersion, match_components, package_version_of
 from sakimori.matching.findings import build_findings
@@ -43,7 +44,11 @@ from sakimori.store.db import Database
 from sakimori.store.jvn import jvn_ids_for, with_jvn_aliases
 from sakimori.triage.policy import PolicySet
 
+#: The origin of the entries of a product list (``inventory_component.origin``).
+PRODUCTS = "products"
+
 __all__ = [
+    "PRODUCTS",
     "Package",
     "SyncCounts",
     "UploadReport",
@@ -69,6 +74,9 @@ class UploadReport:
     #: Product entries (their CPE names) that no loaded record names: most likely spelled
     #: otherwise than NVD and the CNAs spell them (``sakimori product suggest``).
     unknown_products: tuple[str, ...] = ()
+    #: Entries of the other kind kept from the previous version (the product list's when an
+    #: SBOM or lockfile is uploaded, and the other way round); included in ``components``.
+    kept: int = 0
 
 
 def upload_inventory(
@@ -84,17 +92,19 @@ def upload_inventory(
     now = now or datetime.now(UTC)
     inventories = read_inventory(path, limits)
     digest = hashlib.sha256(read_bytes(path, limits)).hexdigest()
-    components = [c for inventory in inventories for c in inventory.components]
+    uploaded = [c for inventory in inventories for c in inventory.components]
+    origin = PRODUCTS if inventories[0].format == products_csv.FORMAT else None
     with db.transaction() as session:
         target = _locked_asset(session, ref)
-        version = 1 + (
-            session.scalar(
-                select(func.max(models.Inventory.version)).where(
-                    models.Inventory.asset_id == target.id
-                )
-            )
-            or 0
+        previous = session.scalar(
+            select(func.max(models.Inventory.version)).where(models.Inventory.asset_id == target.id)
         )
+        version = 1 + (previous or 0)
+        # A product list and an SBOM (or lockfile, or image) describe different things: an
+        # upload of one kind keeps the other kind's entries of the previous version.
+        kept = _entries_of(session, target.id, previous, PRODUCTS if origin is None else None)
+        kept_count = len(kept)
+        components = uploaded + kept
         inventory = models.Inventory(
             asset_id=target.id,
             version=version,
@@ -107,7 +117,9 @@ def upload_inventory(
         )
         session.add(inventory)
         session.flush()
-        held = _store_components(session, inventory.id, components)
+        kept_origin = PRODUCTS if origin is None else None
+        entries = [(c, origin) for c in uploaded] + [(c, kept_origin) for c in kept]
+        held = _store_components(session, inventory.id, entries)
         found, not_evaluated = _match(session, components, str(path))
         unknown = tuple(c.cpe or c.name for c in unknown_products(session, components))
         why = f"inventory version {version}"
@@ -134,7 +146,35 @@ def upload_inventory(
         not_evaluated,
         tuple(sorted({e.package_id for e in added})),
         unknown,
+        kept_count,
     )
+
+
+def _entries_of(
+    session: Session, asset_id: int, version: int | None, origin: str | None
+) -> list[Component]:
+    """The components of one origin in the asset's inventory ``version`` (none if no version)."""
+    if version is None:
+        return []
+    component = models.InventoryComponent
+    wanted = component.origin == origin if origin is not None else component.origin.is_(None)
+    rows = session.execute(
+        select(
+            component.display_name,
+            component.version,
+            component.ecosystem,
+            component.purl,
+            component.release,
+            component.cpe,
+        )
+        .join(models.Inventory, models.Inventory.id == component.inventory_id)
+        .where(models.Inventory.asset_id == asset_id, models.Inventory.version == version, wanted)
+        .order_by(component.id)
+    )
+    return [
+        Component(name=name, version=v, ecosystem=eco, purl=purl, release=release, cpe=cpe)
+        for name, v, eco, purl, release, cpe in rows
+    ]
 
 
 def _locked_asset(session: Session, ref: str) -> models.Asset:
@@ -144,12 +184,14 @@ def _locked_asset(session: Session, ref: str) -> models.Asset:
     return target
 
 
-def _store_components(session: Session, inventory_id: int, components: Sequence[Component]) -> int:
-    unique: dict[PackageVersion, Component] = {}
-    for component in components:
+def _store_components(
+    session: Session, inventory_id: int, components: Sequence[tuple[Component, str | None]]
+) -> int:
+    unique: dict[PackageVersion, tuple[Component, str | None]] = {}
+    for component, origin in components:
         package = package_version_of(component)
         if not isinstance(package, str):
-            unique.setdefault(package, component)
+            unique.setdefault(package, (component, origin))
     rows = [
         {
             "inventory_id": inventory_id,
@@ -160,8 +202,9 @@ def _store_components(session: Session, inventory_id: int, components: Sequence[
             "display_name": c.name,
             "purl": c.purl,
             "cpe": c.cpe,
+            "origin": origin,
         }
-        for p, c in unique.items()
+        for p, (c, origin) in unique.items()
     ]
     table = models.Base.metadata.tables["inventory_component"]
     for part in store.chunks(rows):

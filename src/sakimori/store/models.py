@@ -209,6 +209,9 @@ class InventoryComponent(Base):
     purl: Mapped[str | None] = mapped_column(Text)
     #: The CPE 2.3 name of a product entry (ecosystem ``CPE``), or the one an SBOM gave.
     cpe: Mapped[str | None] = mapped_column(Text)
+    #: ``products`` for an entry of a product list, None for what an SBOM, a lockfile or an
+    #: image holds: uploading one kind keeps the other kind's entries of the previous version.
+    origin: Mapped[str | None] = mapped_column(String(20))
 
 
 # -- findings and their history -------------------------------------------------------------------

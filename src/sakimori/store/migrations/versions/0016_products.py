@@ -7,7 +7,9 @@ Revision: 0016 (follows 0015)
 configurations and CVE List V5 ``affected`` entries — name a product, by
 ``part:vendor:product`` (CPE) or ``text:vendor:product`` (folded free text), so an asset's
 products are matched against the few records that can concern them. ``inventory_component``
-gains the component's CPE name (product entries, and SBOM components that carry one).
+gains the component's CPE name (product entries, and SBOM components that carry one) and its
+origin (``products`` for an entry of a product list: an SBOM upload keeps them, and a product
+list upload keeps the SBOM's components).
 """
 
 from __future__ import annotations
@@ -48,10 +50,12 @@ def upgrade() -> None:
         batch_op.create_index("ix_product_key_record", ["kind", "cve_id"], unique=False)
     with op.batch_alter_table("inventory_component", schema=None) as batch_op:
         batch_op.add_column(sa.Column("cpe", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("origin", sa.String(length=20), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("inventory_component", schema=None) as batch_op:
+        batch_op.drop_column("origin")
         batch_op.drop_column("cpe")
     with op.batch_alter_table("product_key", schema=None) as batch_op:
         batch_op.drop_index("ix_product_key_record")
