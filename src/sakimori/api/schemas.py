@@ -152,6 +152,11 @@ class UploadOut(Response):
         description="published counter-measure packages the organisation now receives because "
         "this inventory holds an affected product",
     )
+    kept_entries: int = Field(
+        0,
+        description="entries of the other kind kept from the previous version (a product list's "
+        "when an SBOM or lockfile is uploaded, and the other way round); included in components",
+    )
     unknown_products: list[str] = Field(
         default_factory=list,
         description="product entries (CPE names) that no loaded NVD or CVE record names: most "

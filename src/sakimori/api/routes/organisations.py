@@ -174,4 +174,5 @@ def upload_inventory(
         not_evaluated=report.not_evaluated,
         new_packages=list(report.new_packages),
         unknown_products=list(report.unknown_products),
+        kept_entries=report.kept,
     )
