@@ -27,7 +27,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from sakimori.cpe import name as cpe_name
+from sakimori.cpe.cve_affected import fold
+from sakimori.cpe.matching import name_matches
 from sakimori.errors import InvalidInput, NotFound
+from sakimori.matching.product_names import PRODUCT_ECOSYSTEM, key_of, variants
 from sakimori.model.ecosystem import normalize_name, parse_purl
 from sakimori.packages import csaf, stix, targeting, taxii
 from sakimori.packages import lifecycle as lc
@@ -462,7 +466,9 @@ def _notify(
 def exposed_organisations(
     session: Session, products: Iterable[Product], organisation_id: int | None = None
 ) -> set[int]:
-    """Organisations whose current inventories hold one of ``products`` (by purl)."""
+    """Organisations whose current inventories hold one of ``products``: by purl (package
+    and version), by CPE (the package's name covers a product entry's, NISTIR 7696), or by
+    vendor and product (and version, when given) as the CNAs write them."""
     inventory, component, asset = models.Inventory, models.InventoryComponent, models.Asset
     newer = aliased(models.Inventory)
     is_current = ~(
@@ -471,7 +477,17 @@ def exposed_organisations(
         .exists()
     )
     found: set[int] = set()
+    entries = (
+        select(asset.organisation_id, component.cpe)
+        .join(inventory, inventory.asset_id == asset.id)
+        .join(component, component.inventory_id == inventory.id)
+        .where(component.ecosystem == PRODUCT_ECOSYSTEM, is_current)
+    )
+    if organisation_id is not None:
+        entries = entries.where(asset.organisation_id == organisation_id)
     for product in products:
+        if product.cpe or product.product:
+            found |= _holding_product(session, entries, component, product)
         if not product.purl:
             continue
         ref = parse_purl(product.purl)
@@ -494,6 +510,41 @@ def exposed_organisations(
             query = query.where(asset.organisation_id == organisation_id)
         found.update(session.scalars(query))
     return found
+
+
+def _holding_product(session: Session, entries: Any, component: Any, product: Product) -> set[int]:
+    """The organisations among ``entries`` (current product entries) holding ``product``."""
+    if product.cpe:
+        pattern = cpe_name.parse(product.cpe)
+        package = key_of(pattern)
+        rows = session.execute(
+            entries.where(component.name.in_([package, "*:" + package.split(":", 1)[1]]))
+        )
+        return {
+            org
+            for org, cpe in rows
+            if (entry := product_name_of(cpe)) is not None
+            and any(name_matches(pattern, v) for v in variants(entry))
+        }
+    vendor, named = fold(product.vendor or ""), fold(product.product or "")
+    held: set[int] = set()
+    for org, cpe in session.execute(entries):
+        entry = product_name_of(cpe)
+        if entry is None or fold(cpe_name.unquote(entry.product)) != named:
+            continue
+        if vendor and fold(cpe_name.unquote(entry.vendor)) != vendor:
+            continue
+        if product.version and cpe_name.unquote(entry.version) != product.version:
+            continue
+        held.add(org)
+    return held
+
+
+def product_name_of(cpe: str | None) -> cpe_name.Wfn | None:
+    try:
+        return cpe_name.parse(cpe) if cpe else None
+    except InvalidInput:
+        return None
 
 
 def on_new_exposure(db: Database, organisation: str) -> list[Exposure]:
