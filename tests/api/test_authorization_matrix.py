@@ -171,6 +171,7 @@ RULES: dict[tuple[str, str], Rule] = {
         STAFF | MEMBERS_A, hidden=frozenset({"member_user_b"})
     ),
     ("GET", "/v1/intel/status"): Rule(EVERYONE),
+    ("GET", "/v1/products/suggestions"): Rule(EVERYONE),
     ("GET", "/v1/metrics"): Rule(STAFF | MEMBERS_A | {"member_user_b"}, check=metrics_seen),
     ("POST", ORG_PATH + "/vex"): Rule(
         MEMBERS_A | {"coordinator_admin"}, hidden=frozenset({"member_user_b"})
@@ -433,6 +434,8 @@ def request_for(world: World, method: str, path: str, principal: str) -> Call:
         return Call(url, files={"file": ("requirements.txt", VULNERABLE.encode(), "text/plain")})
     if (method, path) == ("POST", FINDING_PATH + "/transitions"):
         return Call(url, json={"state": NEXT_STATE[_finding_state(world)], "note": suffix})
+    if (method, path) == ("GET", "/v1/products/suggestions"):
+        return Call(url, params={"text": "Django"})
     if (method, path) == ("POST", ORG_PATH + "/vex"):
         document = openvex(f"CVE-2099-{10000 + PRINCIPALS.index(principal)}")
         return Call(

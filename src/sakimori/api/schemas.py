@@ -227,6 +227,14 @@ class IntelStatus(Response):
     newest: dict[str, str]
 
 
+class ProductSuggestion(Response):
+    vendor: str
+    product: str
+    score: float = Field(description="0..1: 0.3·vendor + 0.5·product recall + 0.2·precision")
+    explanation: str = Field(description="the matched tokens, the three parts, where it was seen")
+    seen_in: int = Field(description="how many loaded records name this vendor/product")
+
+
 class VexChange(Response):
     finding_id: int
     asset: str

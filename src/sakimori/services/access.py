@@ -466,6 +466,17 @@ def intel_status(db: Database, principal: Principal) -> intel_service.Status:
     return intel_service.status(db)
 
 
+def suggest_products(
+    db: Database, principal: Principal, text: str, vendor: str | None, limit: int
+) -> list[Any]:
+    """CPE vendor/product suggestions for a product named in free text (public intelligence:
+    any signed-in caller; nothing is chosen for them)."""
+    from sakimori.services.product_findings import suggest
+
+    require(principal, Action.INTEL_READ)
+    return suggest(db, text, vendor=vendor, limit=limit)
+
+
 def intel_sources(db: Database, principal: Principal) -> list[models.IntelSource]:
     """The intel sources, without the record counts (the dashboard's staleness alarm reads only
     these; counting every advisory on each page view cost more than the rest of the page)."""
@@ -769,6 +780,19 @@ def acknowledge_package(
         if recipient.organisation == principal.organisation:
             return recipient
     raise NotFound(f"no package {package_id}")  # pragma: no cover - _readable found it
+
+
+def own_receipt(
+    db: Database, principal: Principal, package_id: int
+) -> packages_service.RecipientView | None:
+    """The caller's organisation's receipt of a package it may read (delivered, read,
+    acknowledged, by whom); None when it is not a recipient (staff)."""
+    require(principal, Action.PACKAGE_READ)
+    _readable(db, principal, package_id)
+    for recipient in packages_service.recipients(db, package_id):
+        if recipient.organisation == principal.organisation:
+            return recipient
+    return None
 
 
 def package_recipients(

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query
 
 from sakimori.api.deps import PrincipalDep, RuntimeDep
 from sakimori.api.problems import responses
-from sakimori.api.schemas import SLUG_PATTERN, IntelSourceOut, IntelStatus, Metrics, Sector
+from sakimori.api.schemas import (
+    SLUG_PATTERN,
+    IntelSourceOut,
+    IntelStatus,
+    Metrics,
+    ProductSuggestion,
+    Sector,
+)
 from sakimori.services import access
 
 router = APIRouter(prefix="/v1", tags=["intel and metrics"])
@@ -33,6 +40,35 @@ def intel_status(principal: PrincipalDep, rt: RuntimeDep) -> IntelStatus:
         counts=found.counts,
         newest=found.newest,
     )
+
+
+@router.get(
+    "/products/suggestions", response_model=list[ProductSuggestion], responses=responses(400, 403)
+)
+def product_suggestions(
+    principal: PrincipalDep,
+    rt: RuntimeDep,
+    text: Annotated[
+        str, Query(min_length=1, max_length=300, description='e.g. "Palo Alto PAN-OS"')
+    ],
+    vendor: Annotated[
+        str | None, Query(max_length=300, description="The vendor, when known apart.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> list[ProductSuggestion]:
+    """The CPE vendor/product pairs of the loaded NVD and CVE records that best match a product
+    named in free text, ranked and explained, for a person to confirm (never chosen for them)."""
+    found = access.suggest_products(rt.database, principal, text, vendor, limit)
+    return [
+        ProductSuggestion(
+            vendor=s.vendor,
+            product=s.product,
+            score=round(s.score, 4),
+            explanation=s.explain(),
+            seen_in=s.seen_in,
+        )
+        for s in found
+    ]
 
 
 @router.get("/metrics", response_model=Metrics, responses=responses(403, 404))
