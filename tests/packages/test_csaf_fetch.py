@@ -154,7 +154,7 @@ def provider_a(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderA]:
     with build_platform("sqlite", home) as platform:
         package_id = _publish(platform)
         amber = content(
-            title="Not for the public", tlp="AMBER", audience={"organisations": ["city-bank"]}
+            title="For the community", tlp="GREEN", audience={"organisations": ["city-bank"]}
         )
         amber_view = service.create_draft(platform.db, Content.from_dict(amber), "bunseki")
         service.submit(platform.db, amber_view.id, "bunseki")
@@ -343,7 +343,7 @@ def test_the_cli_and_a_second_fetch_download_nothing_again(
             "/.well-known/csaf/feed-tlp-white.json",
         ]
     )
-    refused = _cli(tmp_path, url, http_server.base, "--tlp", "CLEAR,AMBER")
+    refused = _cli(tmp_path, url, http_server.base, "--tlp", "CLEAR,GREEN")
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         "sakimori: error: TLP labels other than CLEAR are served behind a token (pass "
@@ -357,10 +357,13 @@ def test_a_token_reads_the_protected_feeds_and_is_not_kept(
     token = tmp_path / "token"
     token.write_text(provider_a.platform.tokens["bank-user"] + "\n")
     url = f"sqlite:///{tmp_path / 'b.db'}"
-    done = _cli(tmp_path, url, provider_a.base, "--tlp", "CLEAR,AMBER", "--token-file", str(token))
+    done = _cli(tmp_path, url, provider_a.base, "--tlp", "CLEAR,GREEN", "--token-file", str(token))
     assert done.returncode == 0, done.stderr
     assert "documents: 2 new, 0 changed, 0 unchanged; 2 downloaded and verified" in done.stdout
-    assert "feed-tlp-amber.json" in done.stdout
+    assert "feed-tlp-green.json" in done.stdout
+    amber = _cli(tmp_path, url, provider_a.base, "--tlp", "AMBER", "--token-file", str(token))
+    assert amber.returncode == 2
+    assert "TLP:AMBER documents cannot be imported" in amber.stderr
     assert provider_a.platform.tokens["bank-user"] not in done.stdout + done.stderr
     db = open_database(url)
     try:

@@ -66,13 +66,16 @@ def fetch(
         Path | None,
         typer.Option(
             help="A file holding a bearer token, sent to the provider's own origin only (a "
-            "Sakimori provider's GREEN, AMBER and RED feeds). Never logged or stored.",
+            "Sakimori provider's GREEN feed). Never logged or stored.",
             show_default=False,
         ),
     ] = None,
     tlp: Annotated[
         str,
-        typer.Option(help="The TLP labels to fetch, comma-separated (CLEAR, GREEN, AMBER, RED)."),
+        typer.Option(
+            help="The TLP labels to fetch, comma-separated: CLEAR, GREEN (AMBER and RED are "
+            "never imported: every user of this instance reads imported advisories)."
+        ),
     ] = "CLEAR",
 ) -> None:
     """Read a CSAF 2.0 provider: download its new and changed documents, verify their hashes

@@ -91,13 +91,22 @@ class FetchReport:
     requests: int = 0
 
 
+#: What may be imported: an imported advisory is intelligence every user of this instance
+#: reads, so only labels that allow the whole community (CLEAR, GREEN) are fetched.
+IMPORTABLE: Final = frozenset({"CLEAR", "GREEN"})
+
+
 def labels_of(names: str) -> frozenset[str]:
-    """``CLEAR,GREEN`` → the CSAF labels ``{WHITE, GREEN}``."""
+    """``CLEAR,GREEN`` → the CSAF labels ``{WHITE, GREEN}``; AMBER and RED are refused."""
     chosen = set()
     for name in (n.strip().upper() for n in names.split(",")):
         if name not in csaf.TLP_NAMES:
+            raise InvalidInput(f"{name!r} is not a TLP label", hint="use CLEAR or GREEN")
+        if name not in IMPORTABLE:
             raise InvalidInput(
-                f"{name!r} is not a TLP label", hint="use CLEAR, GREEN, AMBER, AMBER+STRICT, RED"
+                f"TLP:{name} documents cannot be imported: imported advisories are read by "
+                "every user of this instance, which TLP:AMBER and TLP:RED do not allow",
+                hint="fetch --tlp CLEAR,GREEN; read AMBER and RED packages at their provider",
             )
         chosen.add(csaf.TLP_NAMES[name])
     return frozenset(chosen)
