@@ -39,6 +39,15 @@ Environment variables win over the file (``SAKIMORI_CONFIG``, default
     SAKIMORI_NVD_API_KEY_FILE file holding an NVD API key (50 instead of 5 requests per 30 s)
     SAKIMORI_NVD_API_KEY      the key itself, if no key file is set (the file wins); it is sent
                               as a request header only, never logged, shown or stored
+    SAKIMORI_OIDC_ISSUER      single sign-on (OpenID Connect): the provider's issuer URL, exactly
+                              as its discovery document says it (https://; http:// only for a
+                              loopback host, a test); unset: no single sign-on
+    SAKIMORI_OIDC_CLIENT_ID   the client id Sakimori is registered with at the provider
+    SAKIMORI_OIDC_CLIENT_SECRET_FILE  file holding the client secret (needed with an issuer)
+    SAKIMORI_OIDC_MAPPING_FILE  TOML file of the rules mapping claims to an organisation and a
+                              role (``sakimori.services.oidc.Mapping``; unset: linked users only)
+    SAKIMORI_OIDC_NAME        the provider's name on the sign-in page ("Sign in with NAME";
+                              default: the issuer's host name)
 
 Nothing here is global: the CLI builds one ``Settings`` and passes it to what it constructs.
 """
@@ -47,13 +56,16 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sakimori.errors import ConfigurationError
 from sakimori.formats.limits import Limits
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 DEFAULT_OSV_ECOSYSTEMS: tuple[str, ...] = (
     "PyPI",
@@ -100,6 +112,12 @@ class Settings:
     nvd_api_key_file: Path | None = None
     #: Never in reprs: the settings object may be logged or shown in a traceback.
     nvd_api_key: str | None = field(default=None, repr=False)
+    #: Single sign-on with one OpenID provider (``sakimori.services.oidc``; ``None``: off).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret_file: Path | None = None
+    oidc_mapping_file: Path | None = None
+    oidc_name: str | None = None
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -164,6 +182,7 @@ class Settings:
             nvd_base_url=_http_url(pick("nvd_base_url"), "SAKIMORI_NVD_BASE_URL"),
             nvd_api_key_file=_path(pick("nvd_api_key_file")),
             nvd_api_key=pick("nvd_api_key"),
+            **_oidc(pick),
         )
 
     @property
@@ -177,6 +196,44 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _oidc(pick: Callable[[str], str | None]) -> dict[str, Any]:
+    """The single sign-on settings, checked together: an issuer needs a client id and a
+    client secret file, and is HTTPS unless its host is a loopback name (a test)."""
+    issuer = pick("oidc_issuer")
+    values: dict[str, Any] = {
+        "oidc_issuer": issuer,
+        "oidc_client_id": pick("oidc_client_id"),
+        "oidc_client_secret_file": _path(pick("oidc_client_secret_file")),
+        "oidc_mapping_file": _path(pick("oidc_mapping_file")),
+        "oidc_name": pick("oidc_name"),
+    }
+    if issuer is None:
+        return values
+    check_issuer(issuer)
+    for name in ("oidc_client_id", "oidc_client_secret_file"):
+        if values[name] is None:
+            raise ConfigurationError(
+                f"SAKIMORI_OIDC_ISSUER is set but SAKIMORI_{name.upper()} is not",
+                hint="single sign-on needs the client id and the client secret file",
+            )
+    return values
+
+
+def check_issuer(issuer: str) -> str:
+    """An OpenID issuer URL: ``https://`` (``http://`` only to a loopback host), no query or
+    fragment (OpenID Connect Discovery 1.0, section 2)."""
+    parts = urlsplit(issuer)
+    loopback = (parts.hostname or "") in _LOOPBACK_HOSTS
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ConfigurationError(
+            f"the OpenID issuer {issuer!r} must be an https:// URL",
+            hint="http:// is accepted only for a loopback host (127.0.0.1, ::1, localhost)",
+        )
+    if not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError(f"the OpenID issuer {issuer!r} must have a host, no query or #")
+    return issuer
 
 
 def _cve_sources(value: object) -> tuple[str, ...]:

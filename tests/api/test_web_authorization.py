@@ -27,7 +27,9 @@ from starlette.routing import Mount
 from sakimori import totp, web
 from sakimori.api import create_app
 from sakimori.formats.limits import Limits
+from sakimori.packages.model import Content
 from sakimori.services import findings, identity
+from sakimori.services import packages as package_service
 from sakimori.services.organisations import create_organisation
 from sakimori.services.tracking import upload_inventory
 from sakimori.store import models
@@ -95,6 +97,7 @@ def wrote_nothing_for_b(caller: str, response: Any) -> None:
 P = web.PREFIX
 ORG = P + "/organisations/{organisation}"
 FINDING = P + "/findings/{finding_id}"
+PACKAGE = P + "/packages/{package_id}"
 MEMBERS = frozenset({"member_user"})
 SECRET = re.compile(r'<code id="totp-secret">([A-Z2-7]+)</code>')
 
@@ -102,6 +105,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", P + "/signin"): Rule(SIGNED_IN, public=True),
     ("POST", P + "/signin"): Rule(SIGNED_IN, public=True),
     ("GET", P + "/language/{language}"): Rule(SIGNED_IN, public=True),
+    # Single sign-on: open to anyone (no provider is configured here, so both are 404 pages;
+    # tests/web/test_oidc.py drives them against a provider).
+    ("GET", P + "/signin/oidc"): Rule(SIGNED_IN, public=True),
+    ("GET", P + "/signin/oidc/callback"): Rule(SIGNED_IN, public=True),
     ("POST", P + "/signout"): Rule(SIGNED_IN, ends_session=True),
     ("GET", P + "/"): Rule(SIGNED_IN),
     ("GET", P + "/dashboard"): Rule(STAFF | MEMBERS | {"member_user_b"}, check=not_other_banks),
@@ -127,6 +134,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", P + "/admin/tokens/{token_id}/revoke"): Rule(SIGNED_IN),
     # members: their available updates; the vendor: its own; staff: every vendor's
     ("GET", P + "/updates"): Rule(SIGNED_IN, check=not_other_banks),
+    # Counter-measure packages: staff draft and move them; a recipient reads and acknowledges
+    # (the package is TLP:AMBER, to the first bank only).
+    ("GET", P + "/packages"): Rule(SIGNED_IN),
+    ("GET", P + "/packages/new"): Rule(STAFF),
+    ("POST", P + "/packages"): Rule(STAFF),
+    ("GET", PACKAGE): Rule(STAFF | MEMBERS, hidden=frozenset({"member_user_b", "vendor"})),
+    ("POST", PACKAGE + "/move"): Rule(ADMIN),
+    ("POST", PACKAGE + "/acknowledge"): Rule(
+        MEMBERS, hidden=frozenset({"member_user_b", "vendor"})
+    ),
     # The sign-in's second step needs the pending cookie of a right password: a session is
     # not one (every caller is sent to sign in), like the sign-in form itself.
     ("GET", P + "/signin/code"): Rule(SIGNED_IN, public=True),
@@ -156,6 +173,7 @@ class WebWorld:
     app: Any
     finding: int
     vulnerability: str
+    package: int = 0
     clients: dict[str, TestClient] = field(default_factory=dict)
     csrf: dict[str, str] = field(default_factory=dict)
 
@@ -179,6 +197,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebWorld]:
     # on the order xdist runs them in. Throttling has tests of its own (tests/web).
     app.state.throttle = SignInThrottle(per_user=1_000_000, per_address=1_000_000)
     built = WebWorld(platform, app, first.id, first.vulnerability)
+    built.package = publish_package(platform, first.vulnerability)
     for caller, user in CALLERS.items():
         client = TestClient(app, base_url="http://127.0.0.1")
         client.__enter__()
@@ -201,6 +220,24 @@ class Call:
     client: TestClient | None = None
 
 
+def publish_package(platform: Platform, vulnerability: str) -> int:
+    """A published TLP:AMBER package to the first bank (drafted by the analyst, approved by
+    the coordinator's administrator)."""
+    content = Content.from_dict(
+        {
+            "title": "Patch now",
+            "tlp": "AMBER",
+            "audience": {"organisations": [BANK]},
+            "vulnerabilities": [vulnerability],
+            "products": [{"purl": "pkg:npm/lodash@4.17.4"}],
+        }
+    )
+    view = package_service.create_draft(platform.db, content, "bunseki")
+    package_service.submit(platform.db, view.id, "bunseki")
+    package_service.approve(platform.db, view.id, "kanri")
+    return view.id
+
+
 def _state(world: WebWorld) -> str:
     view, _ = findings.show(world.platform.db, world.finding)
     return view.state
@@ -216,7 +253,10 @@ def request_for(world: WebWorld, method: str, path: str, caller: str) -> Call:
         "language": "ja",
         "name": f"gone-{suffix}",
         "token_id": "",
+        "package_id": str(world.package),
     }
+    if "{package_id}" in path and method == "POST":  # a move or a receipt changes it: a fresh one
+        values["package_id"] = str(publish_package(world.platform, world.vulnerability))
     if "{name}" in path:
         if path.endswith("/second-factor/reset"):
             values["name"] = f"reset-{suffix}"
@@ -269,6 +309,20 @@ def request_for(world: WebWorld, method: str, path: str, caller: str) -> Call:
         return Call(
             url,
             csrf | {"name": f"made-{suffix}", "organisation": BANK, "role": "member_user"},
+        )
+    if (method, path) == ("POST", PACKAGE + "/move"):
+        return Call(url, csrf | {"move": "withdraw"})
+    if (method, path) == ("POST", P + "/packages"):
+        return Call(
+            url,
+            csrf
+            | {
+                "title": f"Drafted by {suffix}",
+                "tlp": "GREEN",
+                "affected": "true",
+                "vulnerabilities": world.vulnerability,
+                "products": "pkg:npm/lodash@4.17.4",
+            },
         )
     if (method, path) == ("POST", P + "/admin/tokens"):
         return Call(url, csrf | {"name": f"web {suffix}", "scopes": "read", "days": "7"})

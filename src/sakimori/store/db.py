@@ -26,7 +26,7 @@ from sakimori.errors import ConfigurationError, SourceUnavailable
 log = logging.getLogger(__name__)
 
 #: The newest migration in ``migrations/versions``; a test checks it against Alembic's head.
-HEAD_REVISION = "0017"
+HEAD_REVISION = "0018"
 
 
 @dataclass(frozen=True, slots=True)

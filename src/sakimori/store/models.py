@@ -1059,3 +1059,46 @@ class MetricsFigures(Base):
     #: Open findings (the dashboard lists the organisations with the most).
     open: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# -- single sign-on (OpenID Connect; migration 0018) ----------------------------------------------
+
+
+class UserIdentity(Base):
+    """A user's identity at an OpenID provider: the pair (``issuer``, ``subject``) — never the
+    e-mail address, which providers let change and reuse (``sakimori.services.oidc``).
+    ``managed``: the user was provisioned from the claims, so the mapping rules decide their
+    membership at every sign-in; otherwise an administrator linked them and the membership is
+    Sakimori's own."""
+
+    __tablename__ = "user_identity"
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject"),
+        UniqueConstraint("user_id", "issuer"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OidcLogin(Base):
+    """A single sign-on under way: what the callback checks, for ten minutes, used once.
+
+    ``id`` is a keyed hash of the ``state`` sent to the provider, ``browser`` a keyed hash of
+    the random value in the browser's ``sakimori_oidc`` cookie; ``nonce`` and the PKCE
+    ``code_verifier`` never leave the server but in the ID token's request and the token
+    request."""
+
+    __tablename__ = "oidc_login"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(100))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_page: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

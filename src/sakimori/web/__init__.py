@@ -1,7 +1,8 @@
 """The web interface: server-rendered pages (Jinja2) over the same use cases as the API.
 
 ``create_app(runtime)`` builds the pages as an application mounted below ``/ui`` by
-``sakimori.api.create_app``. People sign in with their password; the session is a token of the
+``sakimori.api.create_app``. People sign in with their password, or with the one OpenID
+provider configured (``oidc``, ``app.state.oidc``); the session is a token of the
 session kind in an HttpOnly, SameSite cookie, and every form carries a CSRF token (see
 ``sessions``). Pages call ``sakimori.services.access`` with the signed-in principal, never a
 service directly (the updates page calls ``services.updates``, whose use cases check the
@@ -25,7 +26,8 @@ from sakimori.api import problems
 from sakimori.api.deps import Runtime
 from sakimori.errors import SakimoriError
 from sakimori.services.identity import Unauthenticated
-from sakimori.web import admin, auth, pages, second_factor, updates_pages
+from sakimori.services.oidc import Provider, ProviderSettings
+from sakimori.web import admin, auth, oidc, packages_pages, pages, second_factor, updates_pages
 from sakimori.web.render import CONTENT_SECURITY_POLICY, PREFIX, Renderer, url
 from sakimori.web.sessions import SignInThrottle
 
@@ -38,10 +40,12 @@ STATIC = Path(__file__).parent / "static"
 #: Every router of the pages; the web authorisation matrix reads its routes from here.
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
+    oidc.router,
     second_factor.router,
     pages.router,
     admin.router,
     updates_pages.router,
+    packages_pages.router,
 )
 
 
@@ -81,6 +85,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.renderer = Renderer()
     updates_pages.install(app.state.renderer, runtime)
     app.state.throttle = SignInThrottle()
+    provider = ProviderSettings.from_settings(runtime.settings)
+    app.state.oidc = Provider(provider) if provider is not None else None
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

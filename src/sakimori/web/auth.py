@@ -1,4 +1,4 @@
-"""Sign-in, sign-out and the language choice."""
+"""Sign-in, sign-out and the language choice (single sign-on: ``sakimori.web.oidc``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,19 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from sakimori.api.deps import Runtime
 from sakimori.errors import Conflict, NotFound
 from sakimori.services import identity
 from sakimori.web import i18n
-from sakimori.web.render import PREFIX, Checked, RendererDep, RuntimeDep, redirect, url
+from sakimori.web.render import (
+    PREFIX,
+    Checked,
+    Renderer,
+    RendererDep,
+    RuntimeDep,
+    redirect,
+    url,
+)
 from sakimori.web.sessions import (
     COOKIE_PATH,
     LANGUAGE_COOKIE,
@@ -56,10 +65,19 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "-"
 
 
-def _signin_page(
-    request: Request, pages: RendererDep, rt: RuntimeDep, target: str, error: str, status: int
+def signin_page(
+    request: Request,
+    pages: Renderer,
+    rt: Runtime,
+    target: str,
+    error: str,
+    status: int,
+    error_title: str = "",
 ) -> HTMLResponse:
+    """The sign-in form (with "Sign in with …" when single sign-on is configured), with an
+    error when there is one; it sets a new pre-sign-in cookie for the form's CSRF token."""
     nonce = new_nonce()
+    provider = getattr(request.app.state, "oidc", None)
     response = pages.page(
         request,
         "signin.html",
@@ -67,6 +85,8 @@ def _signin_page(
         signin_csrf=signin_token(rt.key, nonce),
         next=safe_next(target),
         error=error,
+        error_title=error_title,
+        oidc_name=provider.name if provider is not None else "",
     )
     set_cookie(request, response, SIGNIN_COOKIE, nonce, max_age=3600)
     return response
@@ -79,7 +99,7 @@ def signin_form(
     rt: RuntimeDep,
     next: Annotated[str | None, Query(max_length=500)] = None,
 ) -> HTMLResponse:
-    return _signin_page(request, pages, rt, next or "", "", 200)
+    return signin_page(request, pages, rt, next or "", "", 200)
 
 
 @router.post("/signin", response_class=HTMLResponse)
@@ -95,7 +115,7 @@ def signin(
     nonce = request.cookies.get(SIGNIN_COOKIE, "")
     if not nonce or not same(signin_token(rt.key, nonce), csrf):
         message = pages.translate(request, "The form expired. Please sign in again.")
-        return _signin_page(request, pages, rt, next, message, 403)
+        return signin_page(request, pages, rt, next, message, 403)
     throttle: SignInThrottle = request.app.state.throttle
     name, address = username.strip().lower(), _address(request)
     if throttle.blocked(name, address):
@@ -103,12 +123,12 @@ def signin(
         message = pages.translate(
             request, "Too many failed sign-ins. Wait fifteen minutes and try again."
         )
-        return _signin_page(request, pages, rt, next, message, 429)
+        return signin_page(request, pages, rt, next, message, 429)
     if not identity.verify_password(rt.database, name, password):
         throttle.failed(name, address)
         log.info("failed sign-in for user %s from %s", name, address)
         message = pages.translate(request, "The user name or the password is wrong.")
-        return _signin_page(request, pages, rt, next, message, 401)
+        return signin_page(request, pages, rt, next, message, 401)
     from sakimori.web.second_factor import after_password  # it uses this module's helpers
 
     second_step = after_password(request, name, next)
@@ -120,7 +140,7 @@ def signin(
         _, token = identity.create_session(rt.database, rt.key, name)
     except (NotFound, Conflict):
         message = pages.translate(request, "The user name or the password is wrong.")
-        return _signin_page(request, pages, rt, next, message, 401)
+        return signin_page(request, pages, rt, next, message, 401)
     log.info("user %s signed in from %s", name, address)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session(request, response, token)
