@@ -52,6 +52,12 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     "compare_fail2ban": ("compare_fail2ban.py", [], ["--runs", "1"], ["compare_fail2ban.json"]),
     "follow_latency": ("bench_follow_latency.py", [], ["--runs", "10"], ["follow_latency.json"]),
     "cpe": ("bench_cpe.py", ["--runs", "3"], ["--runs", "1", "--replicas", "10"], ["cpe.json"]),
+    "nvd_load": (
+        "bench_nvd_load.py",
+        [],
+        ["--records", "20000"],
+        ["nvd_load.json", "nvd_load_20000_kev.json"],
+    ),
     "probe": ("bench_probe.py", ["--runs", "3"], ["--runs", "1"], ["probe.json"]),
     "updates": ("bench_updates.py", ["--runs", "5"], ["--runs", "3"], ["updates.json"]),
     "notifications": (
