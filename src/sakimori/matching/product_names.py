@@ -12,14 +12,16 @@ names folded (``cpe.cve_affected.fold``) for the words of CVE ``affected`` entri
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sakimori.cpe.cve_affected import entry_cpes, fold
 from sakimori.cpe.name import ANY, NA, Value, Wfn, parse, unquote
-from sakimori.cpe.nvd import NvdRecord
 from sakimori.errors import InvalidInput
 from sakimori.model.cve import CveRecord
 from sakimori.model.inventory import Component
+
+if TYPE_CHECKING:  # cpe.nvd imports matching (batch) itself: the name is for annotations only
+    from sakimori.cpe.nvd import NvdRecord
 
 PRODUCT_ECOSYSTEM: Final = "CPE"
 _PARTS: Final = ("a", "o", "h")

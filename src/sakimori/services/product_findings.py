@@ -172,6 +172,14 @@ def held_products(session: Session, keys: Collection[str]) -> dict[int, list[Com
     return {asset_id: whole[asset_id] for asset_id in sorted(concerned)}
 
 
+def _any_products(session: Session) -> bool:
+    """Whether any inventory holds a product entry (an NVD load before any product list is
+    uploaded re-matches nothing, at the cost of one indexed probe)."""
+    component = models.InventoryComponent
+    probe = select(component.id).where(component.ecosystem == PRODUCT_ECOSYSTEM).limit(1)
+    return session.execute(probe).first() is not None
+
+
 def _current_products(
     session: Session, *, names: Collection[str] | None = None, assets: Collection[int] = ()
 ) -> dict[int, list[Component]]:
@@ -216,7 +224,7 @@ def refresh_products(
 ) -> SyncCounts:
     """Re-match the product entries of the assets holding a product named by ``keys`` (after
     NVD or CVE records naming them changed), and re-assess what changed."""
-    if not keys:
+    if not keys or not _any_products(session):
         return SyncCounts()
     held = held_products(session, keys)
     if not held:

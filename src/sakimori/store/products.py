@@ -41,8 +41,12 @@ def _keys_of(session: Session, kind: str, ids: Collection[str]) -> set[str]:
     return found
 
 
-def _replace_keys(session: Session, kind: str, keys: dict[str, set[str]]) -> None:
-    for part in chunks(sorted(keys), _IN_CHUNK):
+def _replace_keys(
+    session: Session, kind: str, keys: dict[str, set[str]], stored: Collection[str]
+) -> None:
+    """Write the keys of these records, deleting first those of the ones ``stored`` before
+    (a new record has none: skipping the delete keeps a first load off the key index)."""
+    for part in chunks(sorted(set(keys) & set(stored)), _IN_CHUNK):
         session.execute(delete(KEYS).where(KEYS.c.kind == kind, KEYS.c.cve_id.in_(part)))
     rows = [
         {"key": key, "kind": kind, "cve_id": cve_id}
@@ -59,21 +63,28 @@ def store_nvd_records(
     """Insert or replace NVD records whose content changed; the product keys they named
     before and name now, when their configurations changed."""
     latest = {d.record.id: d for d in documents}
-    known: dict[str, tuple[str, Any]] = {}
+    hashes: dict[str, str] = {}
     for part in chunks(sorted(latest), _IN_CHUNK):
         rows = session.execute(
-            select(NVD.c.cve_id, NVD.c.content_hash, NVD.c.configurations).where(
-                NVD.c.cve_id.in_(part)
-            )
+            select(NVD.c.cve_id, NVD.c.content_hash).where(NVD.c.cve_id.in_(part))
         )
-        known.update((row.cve_id, (row.content_hash, row.configurations)) for row in rows)
-    fresh = [d for d in latest.values() if known.get(d.record.id, ("", None))[0] != d.content_hash]
+        hashes.update((row.cve_id, row.content_hash) for row in rows)
+    fresh = [d for d in latest.values() if hashes.get(d.record.id) != d.content_hash]
+    # Only a changed record's stored configurations are read back: most of a re-load is
+    # unchanged, and its configurations are the bulk of the table.
+    known: dict[str, Any] = {}
+    for part in chunks(sorted(d.record.id for d in fresh if d.record.id in hashes), _IN_CHUNK):
+        rows = session.execute(
+            select(NVD.c.cve_id, NVD.c.configurations).where(NVD.c.cve_id.in_(part))
+        )
+        known.update((row.cve_id, row.configurations) for row in rows)
     reshaped = {
         d.record.id
         for d in fresh
-        if d.record.id not in known or known[d.record.id][1] != list(d.configurations)
+        if d.record.id not in known or known[d.record.id] != list(d.configurations)
     }
-    changed = _keys_of(session, "nvd", reshaped)
+    stored = {d.record.id for d in fresh if d.record.id in hashes}
+    changed = _keys_of(session, "nvd", reshaped & stored)
     for part in chunks([d.record.id for d in fresh if d.record.id in known], _IN_CHUNK):
         session.execute(delete(NVD).where(NVD.c.cve_id.in_(part)))
     new_rows = [
@@ -91,7 +102,7 @@ def store_nvd_records(
     for batch in chunks(new_rows):
         session.execute(NVD.insert(), list(batch))
     new_keys = {d.record.id: nvd_record_keys(d.record) for d in fresh if d.record.id in reshaped}
-    _replace_keys(session, "nvd", new_keys)
+    _replace_keys(session, "nvd", new_keys, stored)
     for named in new_keys.values():
         changed |= named
     return changed
@@ -101,7 +112,7 @@ def store_cve_keys(session: Session, records: Sequence[CveRecord]) -> set[str]:
     """Rewrite the product keys of CVE records just stored; the keys they named before and now."""
     keys = {r.id: cve_record_keys(r) for r in records}
     changed = _keys_of(session, "cve", keys)
-    _replace_keys(session, "cve", keys)
+    _replace_keys(session, "cve", keys, keys)
     for named in keys.values():
         changed |= named
     return changed
