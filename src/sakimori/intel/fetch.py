@@ -185,11 +185,11 @@ class Fetcher:
             except _Retry as retry:
                 reason, delay = retry.reason, retry.delay
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                reason, delay = _describe(exc), None
+                reason, delay = describe_error(exc), None
             except httpx.HTTPError as exc:
                 raise SourceUnavailable(
-                    f"cannot fetch the feed: {_describe(exc)}",
-                    where=_display(url),
+                    f"cannot fetch the feed: {describe_error(exc)}",
+                    where=display_url(url),
                     hint=_UNREACHABLE_HINT,
                 ) from None
             if attempt + 1 == attempts:
@@ -198,7 +198,7 @@ class Fetcher:
             wait = max(0.0, min(wait, self.settings.max_retry_after))
             logger.warning(
                 "fetching %s failed (%s); retry %d of %d in %.1f s",
-                _display(url),
+                display_url(url),
                 reason,
                 attempt + 1,
                 attempts - 1,
@@ -207,7 +207,9 @@ class Fetcher:
             self._sleep(wait)
         tries = f" (after {attempts} attempts)" if attempts > 1 else ""
         raise SourceUnavailable(
-            f"cannot fetch the feed: {reason}{tries}", where=_display(url), hint=_UNREACHABLE_HINT
+            f"cannot fetch the feed: {reason}{tries}",
+            where=display_url(url),
+            hint=_UNREACHABLE_HINT,
         )
 
     def _attempt(
@@ -218,7 +220,7 @@ class Fetcher:
         with self._client_for_http().stream("GET", url, headers=headers) as response:
             code = response.status_code
             if code == 304:
-                logger.info("%s not modified", _display(url))
+                logger.info("%s not modified", display_url(url))
                 return FetchResult(
                     url=url,
                     status="not-modified",
@@ -238,7 +240,7 @@ class Fetcher:
                 )
                 raise SourceUnavailable(
                     f"the server answered HTTP {code} {response.reason_phrase}".rstrip(),
-                    where=_display(url),
+                    where=display_url(url),
                     hint=hint,
                 )
             declared = response.headers.get("Content-Length", "")
@@ -254,11 +256,11 @@ class Fetcher:
                     # Not retried: a link this slow would be as slow the next time.
                     raise SourceUnavailable(
                         f"the download took longer than {settings.total_timeout:g} s",
-                        where=_display(url),
+                        where=display_url(url),
                         hint="raise FetchSettings.total_timeout, or use a nearer mirror",
                     )
                 chunks.append(chunk)
-            logger.info("fetched %s (%d bytes)", _display(url), size)
+            logger.info("fetched %s (%d bytes)", display_url(url), size)
             return FetchResult(
                 url=url,
                 status="ok",
@@ -355,11 +357,11 @@ def _checked_scheme(url: str) -> str:
         if scheme in ("http", "https") and not httpx.URL(url).host:
             raise ValueError("no host")
     except (ValueError, httpx.InvalidURL) as exc:
-        where = _display(repr(url)[1:-1])
+        where = display_url(repr(url)[1:-1])
         raise ConfigurationError(f"not a valid URL: {exc}", where=where, hint=hint) from None
     if scheme not in ("http", "https", "file") and "://" in url:
         raise ConfigurationError(
-            f"unsupported URL scheme {scheme!r}", where=_display(url), hint=hint
+            f"unsupported URL scheme {scheme!r}", where=display_url(url), hint=hint
         )
     return scheme if "://" in url else ""
 
@@ -404,12 +406,12 @@ def _too_large(where: str, settings: FetchSettings, detail: str = "") -> LimitEx
     detail = f" ({detail})" if detail else ""
     return LimitExceeded(
         f"the feed is larger than the limit of {settings.max_body_bytes:,} bytes{detail}",
-        where=_display(where),
+        where=display_url(where),
         hint="raise the fetch size limit (FetchSettings.max_body_bytes) if the feed is genuine",
     )
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def describe_error(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return {
             httpx.ConnectTimeout: "timed out connecting",
@@ -424,6 +426,6 @@ def _describe(exc: httpx.HTTPError) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _display(url: str) -> str:
+def display_url(url: str) -> str:
     """The URL without any user:password, for messages and logs (works on malformed URLs)."""
     return _USERINFO.sub("://", url)

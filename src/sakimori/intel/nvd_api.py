@@ -74,6 +74,7 @@ from sakimori.errors import (
     SourceUnavailable,
 )
 from sakimori.formats.limits import DEFAULT_LIMITS, Limits, load_json
+from sakimori.intel.fetch import describe_error, display_url
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,6 @@ MAX_RESULTS_PER_PAGE = 2000
 _TICK = timedelta(milliseconds=1)  # NVD's timestamp precision
 _RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
 _CVE_ID = re.compile(r"CVE-\d{4}-\d{4,}")
-_USERINFO = re.compile(r"://[^/?#]*@")
 _ENVELOPE_HINT = "NVD answered with something other than a CVE API 2.0 page; retry later"
 _UNAVAILABLE_HINT = "NVD may be overloaded or down; the sync resumes from its last checkpoint"
 
@@ -325,7 +325,7 @@ class NvdApi:
 
     def __repr__(self) -> str:  # no key in reprs, tracebacks or logs
         key = "set" if self._api_key else "none"
-        return f"NvdApi(base_url={_display(self.base_url)!r}, api_key={key})"
+        return f"NvdApi(base_url={display_url(self.base_url)!r}, api_key={key})"
 
     def pages(
         self, since: datetime, until: datetime, checkpoint: Checkpoint | None = None
@@ -351,7 +351,7 @@ class NvdApi:
                         raise SourceUnavailable(
                             f"NVD's totalResults for {_format(start)}..{_format(end)} changed "
                             f"{restarts} times during the sync",
-                            where=_display(self.base_url),
+                            where=display_url(self.base_url),
                             hint="NVD is being updated; run the sync again later",
                         )
                     logger.warning(
@@ -408,7 +408,7 @@ class NvdApi:
 
     def _url(self, start: datetime, end: datetime, index: int) -> str:
         """The request URL for messages and logs: the key is a header, so it is never here."""
-        return _display(str(httpx.URL(self.base_url, params=self._params(start, end, index))))
+        return display_url(str(httpx.URL(self.base_url, params=self._params(start, end, index))))
 
     def _page(self, start: datetime, end: datetime, index: int) -> tuple[list[dict[str, Any]], int]:
         url = self._url(start, end, index)
@@ -446,10 +446,10 @@ class NvdApi:
                         raise self._refused(code, status, url)
                     reason, delay = status, _retry_after(response.headers.get("Retry-After"))
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                reason = self._redact(_describe(exc))
+                reason = self._redact(describe_error(exc))
             except httpx.HTTPError as exc:
                 raise SourceUnavailable(
-                    f"cannot query NVD: {self._redact(_describe(exc))}",
+                    f"cannot query NVD: {self._redact(describe_error(exc))}",
                     where=url,
                     hint=_UNAVAILABLE_HINT,
                 ) from None
@@ -532,18 +532,3 @@ def _retry_after(value: str | None) -> float | None:
     """Seconds from a delta-seconds Retry-After; an HTTP date falls back to the backoff."""
     value = (value or "").strip()
     return float(value) if value.isdigit() else None
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect ({exc or 'connection refused'})"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"the connection broke off ({exc})"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _display(url: str) -> str:
-    """The URL without any user:password, for messages and logs."""
-    return _USERINFO.sub("://", url)

@@ -106,6 +106,7 @@ class Parsed:
             ("jvn", self.jvn),
             ("kev", self.kev),
             ("epss", self.epss),
+            ("ssvc", self.ssvc),
         ]
         return [kind for kind, items in present if items]
 
