@@ -35,6 +35,7 @@ from sakimori.services.reconcile import Package, SyncCounts, reconcile
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.store.inventories import is_current
 from sakimori.store.jvn import jvn_ids_for
 from sakimori.store.products import cve_records_of as records_for_ids
 from sakimori.store.products import product_index
@@ -187,16 +188,10 @@ def _current_products(
     or (neither) all of them."""
     inventory: Table = models.Inventory.__table__  # type: ignore[assignment]
     component: Table = models.InventoryComponent.__table__  # type: ignore[assignment]
-    newer = inventory.alias("newer")
-    is_current = ~(
-        select(newer.c.id)
-        .where(newer.c.asset_id == inventory.c.asset_id, newer.c.version > inventory.c.version)
-        .exists()
-    )
     query = (
         select(inventory.c.asset_id, component.c.display_name, component.c.version, component.c.cpe)
         .select_from(component.join(inventory, inventory.c.id == component.c.inventory_id))
-        .where(component.c.ecosystem == PRODUCT_ECOSYSTEM, is_current)
+        .where(component.c.ecosystem == PRODUCT_ECOSYSTEM, is_current(inventory))
         .order_by(inventory.c.asset_id, component.c.id)
     )
     if names is not None:

@@ -41,6 +41,7 @@ from sakimori.services.scan import read_bytes, read_inventory
 from sakimori.store import intel as store
 from sakimori.store import models
 from sakimori.store.db import Database
+from sakimori.store.inventories import is_current
 from sakimori.store.jvn import jvn_ids_for, with_jvn_aliases
 from sakimori.triage.policy import PolicySet
 
@@ -336,12 +337,6 @@ def _held_components(
     # cost more than the query.
     inventory: Table = models.Inventory.__table__  # type: ignore[assignment]
     component: Table = models.InventoryComponent.__table__  # type: ignore[assignment]
-    newer = inventory.alias("newer")
-    is_current = ~(
-        select(newer.c.id)
-        .where(newer.c.asset_id == inventory.c.asset_id, newer.c.version > inventory.c.version)
-        .exists()
-    )
     columns = (
         inventory.c.asset_id,
         inventory.c.version,
@@ -359,7 +354,11 @@ def _held_components(
             rows = session.execute(
                 select(*columns)
                 .select_from(component.join(inventory, inventory.c.id == component.c.inventory_id))
-                .where(component.c.ecosystem == ecosystem, component.c.name.in_(part), is_current)
+                .where(
+                    component.c.ecosystem == ecosystem,
+                    component.c.name.in_(part),
+                    is_current(inventory),
+                )
                 .order_by(inventory.c.asset_id, component.c.id)
             )
             for asset_id, inventory_version, name, version, eco, purl, release in rows:
