@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Final, overload
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, text
@@ -26,7 +26,7 @@ from sakimori.errors import ConfigurationError, SourceUnavailable
 log = logging.getLogger(__name__)
 
 #: The newest migration in ``migrations/versions``; a test checks it against Alembic's head.
-HEAD_REVISION = "0018"
+HEAD_REVISION = "0020"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,12 @@ class Database:
         self.engine.dispose()
 
 
+#: PostgreSQL connections each process keeps (and may open beyond, for bursts): see
+#: docs/operations.md ("Scaling numbers") for what a deployment needs from ``max_connections``.
+POOL_SIZE: Final = 20
+POOL_OVERFLOW: Final = 20
+
+
 def create_db_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -66,6 +72,11 @@ def create_db_engine(url: str) -> Engine:
         if parsed.get_driver_name() in {"", "psycopg2"}:
             parsed = parsed.set(drivername="postgresql+psycopg")
         kwargs["pool_pre_ping"] = True
+        # Connections kept open per process: an API process runs up to 40 requests at once
+        # (its thread pool), and the default five made most requests under load open and close
+        # a PostgreSQL connection of their own (a backend started per request).
+        kwargs["pool_size"] = POOL_SIZE
+        kwargs["max_overflow"] = POOL_OVERFLOW
     else:
         raise ConfigurationError(
             f"database {parsed.get_backend_name()!r} is not supported",

@@ -341,13 +341,15 @@ class Finding(Base):
         UniqueConstraint("asset_id", "key"),
         Index("ix_finding_state", "state"),
         Index("ix_finding_package", "ecosystem", "package"),
+        #: A vulnerability's findings in id order: the findings list pages through them.
+        Index("ix_finding_vulnerability_id", "vulnerability", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(1000))
     kind: Mapped[str] = mapped_column(String(10))  # package | code
-    vulnerability: Mapped[str] = mapped_column(String(200), index=True)
+    vulnerability: Mapped[str] = mapped_column(String(200))
     ecosystem: Mapped[str | None] = mapped_column(String(60))
     package: Mapped[str | None] = mapped_column(String(500))
     version: Mapped[str | None] = mapped_column(String(200))
@@ -681,6 +683,62 @@ class PackageRecipientRow(Base):
     read_by: Mapped[str | None] = mapped_column(String(200))
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    #: When the acknowledgement reminder went out (once), and when the recipient was escalated
+    #: to its admins and the coordinator (once) — migration 0019.
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PackageReportRow(Base):
+    """One report a package requires from one recipient organisation (early warning,
+    notification, final report): its clock and, once filed, who filed what (migration 0019)."""
+
+    __tablename__ = "cm_package_report"
+    __table_args__ = (UniqueConstraint("package_id", "organisation_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("cm_package.id", ondelete="CASCADE"), index=True
+    )
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    #: early_warning | notification | final
+    kind: Mapped[str] = mapped_column(String(20))
+    #: When the clock started and when it runs out.
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    filed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    filed_by: Mapped[str | None] = mapped_column(String(200))
+    #: The form's fields as filed.
+    body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TaxiiSourceRow(Base):
+    """A partner's TAXII 2.1 collection this instance pulls on a schedule (migration 0019)."""
+
+    __tablename__ = "taxii_source"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    #: The partner's collection URL (``…/{api-root}/collections/{id}/``).
+    url: Mapped[str] = mapped_column(Text)
+    user_name: Mapped[str | None] = mapped_column(String(200))
+    #: The password or token, sealed like webhook secrets (``sakimori.notify.sealing``).
+    sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The most restricted TLP label accepted from this partner; objects above it are refused.
+    max_tlp: Mapped[str] = mapped_column(String(20))
+    interval_minutes: Mapped[int] = mapped_column(Integer)
+    #: The partner's ``X-TAXII-Date-Added-Last`` of the last page taken: the next ``added_after``.
+    added_after: Mapped[str | None] = mapped_column(String(40))
+    last_pulled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class TaxiiObjectRow(Base):
@@ -950,6 +1008,9 @@ class NotifyEndpointRow(Base):
     #: Webhooks: the signing secret, sealed with AES-GCM under a key derived from the server
     #: key (``sakimori.notify.sealing``); it is needed in clear to sign.
     sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Low-priority notifications wait for the endpoint's digest instead of going one by one
+    #: (migration 0019).
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -980,6 +1041,35 @@ class NotifyDeliveryRow(Base):
     #: published | revised | exposure
     cause: Mapped[str] = mapped_column(String(20))
     #: pending | delivered | dead | dropped (no longer entitled when its turn came)
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: A held low-priority delivery: the digest that carries it (migration 0019).
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notify_digest.id", ondelete="SET NULL"), index=True
+    )
+
+
+class NotifyDigestRow(Base):
+    """One digest message to one endpoint: the held deliveries it carries, its attempts and
+    outcome, like a delivery's (migration 0019)."""
+
+    __tablename__ = "notify_digest"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_endpoint.id", ondelete="CASCADE"), index=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: pending | delivered | dead
     state: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)
