@@ -26,12 +26,14 @@ worker`` (``SAKIMORI_JOBS=postgres``, running the refreshes uploads ask for) are
 * ``dashboard figures, member`` — ``GET /v1/metrics`` as the member (its own figures).
 
 **Open loop.** Locust is closed-loop by design: each simulated user sends a request, waits for
-the answer, then waits. Its ``constant_pacing(P)`` makes each user *start* a request every
-``P`` seconds whatever the answer took (the wait shrinks by the response time), so with ``U``
-users started evenly over ``P`` seconds the offered rate is ``U / P`` — independent of the
-server's latency as long as every answer takes less than ``P``; each user starts at a random
-phase within ``P`` (Locust starts users in batches, which would otherwise send in bursts).
-Here ``P`` is
+the answer, then waits. Here each user keeps a schedule of its own: it *starts* a request every
+``P`` seconds from a random phase within ``P``, whatever the answer took (the wait shrinks by
+the response time), so with ``U`` users the offered rate is ``U / P``, spread evenly —
+independent of the server's latency as long as every answer takes less than ``P``. (Locust's
+own ``constant_pacing`` was used before 2026-11-30: it measures each user's first wait from a
+shared origin, so after the first request every user started on the same instant — bursts of
+all ``U`` users every ``P`` seconds, and latencies of the bursts' queue, not of the rate; the
+figures measured with it are in the README's history.) Here ``P`` is
 ``--pacing`` (2 s: eight times the 250 ms p99 budget), so a server that slows down still
 receives the full rate until its answers take two seconds — far past the point where the p99
 budget is already broken and the step is reported as failed; a step whose achieved rate falls
@@ -283,9 +285,10 @@ LOCUSTFILE = '''
 import json
 import os
 import random
+import time
 
 import gevent
-from locust import FastHttpUser, constant_pacing, task
+from locust import FastHttpUser, task
 
 CONFIG = json.loads(os.environ["BENCH_LOAD"])
 COORDINATOR = {"Authorization": "Bearer " + CONFIG["analyst_token"]}
@@ -307,12 +310,19 @@ def coordinator_filters():
 
 
 class Analyst(FastHttpUser):
-    wait_time = constant_pacing(CONFIG["pacing"])
-
     def on_start(self):
         # Locust starts users in batches (a second's worth at once); a random phase within
         # the pacing period spreads their requests evenly instead of in bursts.
-        gevent.sleep(random.uniform(0, CONFIG["pacing"]))
+        self.due = time.monotonic() + random.uniform(0, CONFIG["pacing"])
+        gevent.sleep(self.due - time.monotonic())
+
+    def wait_time(self):
+        # Each user's own schedule: one start every pacing period from its phase, whatever
+        # the answers took. (Locust's constant_pacing measures a user's first wait from a
+        # shared origin, which lined every user up on the same instant after the first
+        # request: bursts of all users at once, not an open loop.)
+        self.due += CONFIG["pacing"]
+        return max(0.0, self.due - time.monotonic())
 
     @task
     def findings_coordinator(self):
@@ -819,7 +829,7 @@ def report(
         name,
         {
             "parameters": {k: v for k, v in vars(args).items() if k != "database_url"},
-            "load_generator": "locust 2.47.0 (constant_pacing; see the script's docstring)",
+            "load_generator": "locust 2.47.0 (a schedule per user; see the script's docstring)",
             "data": shape,
             "setup_seconds": built["setup_seconds"],
             "snapshot_refresh_s": measured["refresh"],

@@ -48,6 +48,12 @@ Environment variables win over the file (``SAKIMORI_CONFIG``, default
                               role (``sakimori.services.oidc.Mapping``; unset: linked users only)
     SAKIMORI_OIDC_NAME        the provider's name on the sign-in page ("Sign in with NAME";
                               default: the issuer's host name)
+    SAKIMORI_PACKAGE_ACK_HOURS  hours a package's recipients have to acknowledge it when the
+                              package sets no ``acknowledge_within_hours`` (default 72)
+    SAKIMORI_PACKAGE_ESCALATION_HOURS  hours after the acknowledgement reminder before the
+                              recipient is escalated to its admins and the coordinator (default 24)
+    SAKIMORI_PACKAGE_REPORT_HOURS  the clocks of the reports a package requires: early warning,
+                              notification, final report, in hours (default "24,72,720")
 
 Nothing here is global: the CLI builds one ``Settings`` and passes it to what it constructs.
 """
@@ -102,6 +108,11 @@ class Settings:
     job_backoff: float = 10.0
     job_handlers: str | None = None
     audit_retention_days: int = 400
+    #: How long an API token verified for a read (GET/HEAD) is trusted without asking the
+    #: database again, per server process (0: ask every time). Revoking a token, deactivating
+    #: a user or moving a membership takes effect at once in the process that did it and
+    #: within this many seconds in the others (docs/operations.md).
+    token_cache_seconds: float = 5.0
     #: The external URL of the service, for the CSAF provider's URLs (``None``: per request).
     base_url: str | None = None
     #: The CSAF signing key and its passphrase (``sakimori.services.csaf_signing``).
@@ -118,19 +129,16 @@ class Settings:
     oidc_client_secret_file: Path | None = None
     oidc_mapping_file: Path | None = None
     oidc_name: str | None = None
+    #: Package follow-up (``sakimori.packages.followup``): the default acknowledgement window,
+    #: the grace between the reminder and the escalation, and the report clocks (hours).
+    package_ack_hours: float = 72.0
+    package_escalation_hours: float = 24.0
+    package_report_hours: tuple[float, float, float] = (24.0, 72.0, 720.0)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        home = Path(env.get("SAKIMORI_HOME") or _default_home()).expanduser()
-        file_values = _read_file(Path(env.get("SAKIMORI_CONFIG") or home / "sakimori.toml"))
-
-        def pick(name: str) -> str | None:
-            value = env.get(f"SAKIMORI_{name.upper()}")
-            if value is None and name in file_values:
-                value = str(file_values[name])
-            return value or None
-
+        home, file_values, pick = _picker(env)
         database_url = pick("database_url") or f"sqlite:///{home / 'sakimori.db'}"
         ecosystems = pick("osv_ecosystems")
         limits = Limits()
@@ -156,6 +164,7 @@ class Settings:
         attempts = _count(pick("job_attempts"), "SAKIMORI_JOB_ATTEMPTS")
         backoff = _number(pick("job_backoff"), "SAKIMORI_JOB_BACKOFF")
         retention = _count(pick("audit_retention_days"), "SAKIMORI_AUDIT_RETENTION_DAYS")
+        token_cache = _count(pick("token_cache_seconds"), "SAKIMORI_TOKEN_CACHE_SECONDS")
         return cls(
             home=home,
             database_url=database_url,
@@ -176,6 +185,7 @@ class Settings:
             job_backoff=10.0 if backoff is None else backoff,
             job_handlers=pick("job_handlers"),
             audit_retention_days=retention or 400,
+            token_cache_seconds=5.0 if token_cache is None else float(token_cache),
             base_url=_base_url(pick("base_url")),
             csaf_key_file=_path(pick("csaf_key_file")),
             csaf_passphrase_file=_path(pick("csaf_passphrase_file")),
@@ -183,6 +193,7 @@ class Settings:
             nvd_api_key_file=_path(pick("nvd_api_key_file")),
             nvd_api_key=pick("nvd_api_key"),
             **_oidc(pick),
+            **_package_followup(pick),
         )
 
     @property
@@ -219,6 +230,52 @@ def _oidc(pick: Callable[[str], str | None]) -> dict[str, Any]:
                 hint="single sign-on needs the client id and the client secret file",
             )
     return values
+
+
+def package_followup_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Only the ``package_*`` settings, read as ``Settings.load`` reads them (environment, then
+    the file): for code that has no ``Settings`` at hand (publishing a package opens its
+    report clocks) and must not fail on an unrelated setting."""
+    _, _, pick = _picker(os.environ if environ is None else environ)
+    return _package_followup(pick)
+
+
+def _picker(
+    env: Mapping[str, str],
+) -> tuple[Path, dict[str, Any], Callable[[str], str | None]]:
+    """The home directory, the settings file's values, and how a setting is read: the
+    environment variable ``SAKIMORI_<NAME>``, else the key ``name`` of the file, else nothing."""
+    home = Path(env.get("SAKIMORI_HOME") or _default_home()).expanduser()
+    file_values = _read_file(Path(env.get("SAKIMORI_CONFIG") or home / "sakimori.toml"))
+
+    def pick(name: str) -> str | None:
+        value = env.get(f"SAKIMORI_{name.upper()}")
+        if value is None and name in file_values:
+            value = str(file_values[name])
+        return value or None
+
+    return home, file_values, pick
+
+
+def _package_followup(pick: Callable[[str], str | None]) -> dict[str, Any]:
+    ack = _number(pick("package_ack_hours"), "SAKIMORI_PACKAGE_ACK_HOURS")
+    grace = _number(pick("package_escalation_hours"), "SAKIMORI_PACKAGE_ESCALATION_HOURS")
+    clocks = pick("package_report_hours")
+    hours: tuple[float, float, float] = (24.0, 72.0, 720.0)
+    if clocks is not None:
+        listed = clocks.strip("[] ")  # the file may give a TOML array
+        parts = [_number(p.strip(), "SAKIMORI_PACKAGE_REPORT_HOURS") for p in listed.split(",")]
+        if len(parts) != 3:
+            raise ConfigurationError(
+                f"SAKIMORI_PACKAGE_REPORT_HOURS={clocks!r} needs three numbers",
+                hint="early warning, notification, final report in hours, e.g. 24,72,720",
+            )
+        hours = (float(parts[0] or 0), float(parts[1] or 0), float(parts[2] or 0))
+    return {
+        "package_ack_hours": 72.0 if ack is None else ack,
+        "package_escalation_hours": 24.0 if grace is None else grace,
+        "package_report_hours": hours,
+    }
 
 
 def check_issuer(issuer: str) -> str:

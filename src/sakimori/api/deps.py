@@ -15,7 +15,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sakimori.config import Settings
 from sakimori.services.access import Principal
-from sakimori.services.identity import TokenKey, Unauthenticated, authenticate
+from sakimori.services.identity import (
+    IDENTITY_CHANGES,
+    TokenCache,
+    TokenKey,
+    Unauthenticated,
+    authenticate,
+)
 from sakimori.store.db import Database, open_database
 from sakimori.triage.policy import PolicySet
 
@@ -26,6 +32,7 @@ class Runtime:
     _database: Database | None = None
     _key: TokenKey | None = None
     _policies: PolicySet | None = None
+    _read_caches: dict[bool, TokenCache] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -54,6 +61,31 @@ class Runtime:
                 self._policies = policy_set(self.settings.policy)
             return self._policies
 
+    def verified(self, token: str, *, read: bool, browser: bool = False) -> Principal:
+        """The principal of an API token (or, ``browser``, a session), from the process's
+        cache when the request is a ``read`` and the cache is on
+        (``Settings.token_cache_seconds``), else from the database (:func:`authenticate`).
+        API tokens and sessions have caches of their own: one is never taken for the other."""
+        cache = self._read_cache(browser) if read else None
+        found = cache.lookup(self.key, token) if cache is not None else None
+        if found is None:
+            generation = IDENTITY_CHANGES.value
+            found = authenticate(self.database, self.key, token, browser=browser)
+            if cache is not None:
+                cache.remember(self.key, token, found, generation=generation)
+        return found
+
+    def _read_cache(self, browser: bool) -> TokenCache | None:
+        if self.settings.token_cache_seconds <= 0:
+            return None
+        with self._lock:
+            cache = self._read_caches.get(browser)
+            if cache is None:
+                cache = self._read_caches[browser] = TokenCache(
+                    ttl=self.settings.token_cache_seconds
+                )
+            return cache
+
     def close(self) -> None:
         with self._lock:
             if self._database is not None:
@@ -80,9 +112,18 @@ def principal(
     if credentials is None:
         raise Unauthenticated()
     rt = runtime(request)
-    found = with_origin(authenticate(rt.database, rt.key, credentials.credentials), request)
+    verified = rt.verified(credentials.credentials, read=is_read(request))
+    found = with_origin(verified, request)
     request.state.user = found.name
     return found
+
+
+#: Requests whose caller may come from the read cache: they change nothing.
+_READS = frozenset({"GET", "HEAD"})
+
+
+def is_read(request: Request) -> bool:
+    return request.method in _READS
 
 
 def with_origin(found: Principal, request: Request) -> Principal:

@@ -92,42 +92,74 @@ def _view(row: models.Finding, asset_ref: str, triage: Triage) -> FindingView:
 Triage = tuple[str | None, str | None, datetime | None]
 
 
-def _query(session: Session, filters: Filters) -> Select[Any]:
+def _query(session: Session, filters: Filters) -> Select[*tuple[Any, ...]]:
+    """The listing as plain columns: a page is read by the findings list of every API client
+    and page, so no ORM objects are built and the detail comes in the same join."""
     view = triaged()
+    f, detail = models.Finding, models.FindingDetail
     query = (
         select(
-            models.Finding,
+            f.id,
             models.Organisation.slug,
             models.Asset.slug,
+            f.vulnerability,
+            detail.aliases,
+            f.package,
+            f.version,
+            f.ecosystem,
+            detail.fixed_versions,
+            f.state,
+            f.first_seen_at,
+            f.last_seen_at,
             view.decision,
             view.priority,
             view.deadline,
+            f.resolution,
+            f.justification,
+            f.risk_accepted_until,
         )
         .select_from(view.joined)
         .join(models.Organisation, models.Organisation.id == models.Asset.organisation_id)
     )
     if filters.asset:
-        query = query.where(models.Finding.asset_id == find_asset(session, filters.asset).id)
+        query = query.where(f.asset_id == find_asset(session, filters.asset).id)
     elif filters.organisation:
         owner = organisation(session, filters.organisation)
         query = query.where(models.Asset.organisation_id == owner.id)
     if filters.states:
-        query = query.where(models.Finding.state.in_(list(filters.states)))
+        query = query.where(f.state.in_(list(filters.states)))
     elif filters.open_only:
-        query = query.where(models.Finding.state.not_in([s.value for s in CLOSED]))
+        query = query.where(f.state.not_in([s.value for s in CLOSED]))
     if filters.vulnerability:
-        query = query.where(models.Finding.vulnerability == filters.vulnerability)
-    return query.order_by(models.Finding.id).limit(filters.limit).offset(filters.offset)
+        query = query.where(f.vulnerability == filters.vulnerability)
+    return query.order_by(f.id).limit(filters.limit).offset(filters.offset)
 
 
 def list_findings(db: Database, filters: Filters) -> list[FindingView]:
     with db.transaction() as session:
-        return [
-            _view(row, f"{org}/{asset}", (decision, priority, aware(due)))
-            for row, org, asset, decision, priority, due in session.execute(
-                _query(session, filters)
-            )
-        ]
+        rows = session.execute(_query(session, filters)).all()
+    return [
+        FindingView(
+            id=r[0],
+            asset=f"{r[1]}/{r[2]}",
+            vulnerability=r[3],
+            aliases=tuple(r[4] or ()),
+            package=r[5],
+            version=r[6],
+            ecosystem=r[7],
+            fixed=tuple(r[8] or ()),
+            state=r[9],
+            first_seen=aware(r[10]),
+            last_seen=aware(r[11]),
+            decision=r[12],
+            priority=r[13],
+            deadline=aware(r[14]),
+            resolution=r[15],
+            justification=r[16],
+            risk_accepted_until=r[17],
+        )
+        for r in rows
+    ]
 
 
 def _triage(session: Session, finding_id: int) -> Triage:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from sakimori.errors import ConfigurationError, Conflict, InvalidInput, NotFound, PermissionDenied
@@ -285,6 +285,7 @@ def deactivate_user(db: Database, name: str, now: datetime | None = None) -> int
         user = _user(session, name)
         user.active = False
         user.deactivated_at = now
+        changed_on_commit(session)
         result = session.execute(
             update(models.ApiToken)
             .where(models.ApiToken.user_id == user.id, models.ApiToken.revoked_at.is_(None))
@@ -386,6 +387,7 @@ def revoke_token(
         row, user = found
         if row.revoked_at is None:
             row.revoked_at = now
+            changed_on_commit(session)
         return _token_view(row, user)
 
 
@@ -463,20 +465,46 @@ def authenticate(
         )
 
 
+class _Generation:
+    """A per-process counter of committed identity changes (a token revoked, a user
+    deactivated, a second factor reset, a membership moved): a :class:`TokenCache` entry made
+    before the newest change is never used, so such a change takes effect at once in the
+    process that made it; other processes see it when their entries expire."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+IDENTITY_CHANGES = _Generation()
+
+
+def changed_on_commit(session: Session) -> None:
+    """Count an identity change once ``session`` commits (not before: a verification between
+    the change and its commit would otherwise cache the old state as new)."""
+    event.listen(session, "after_commit", lambda _session: IDENTITY_CHANGES.bump(), once=True)
+
+
 class TokenCache:
     """API tokens verified recently, per process: a hit skips the database.
 
     Bounded (``size`` entries, the oldest dropped first) and short-lived (``ttl`` seconds): a
-    token revoked, expired or whose user was deactivated is still accepted from here until its
-    entry is ``ttl`` old. Only routes that accept that delay use one (the hosted update
-    repositories' polling routes: signed, non-secret TUF metadata; docs/updates.md); every
-    other route asks the database on every call. The secret is kept only as its keyed hash.
+    token revoked, expired or whose user was deactivated in another process is still accepted
+    from here until its entry is ``ttl`` old; in this process, at once (``IDENTITY_CHANGES``).
+    Two kinds of routes use one: the hosted update repositories' polling routes (signed,
+    non-secret TUF metadata; docs/updates.md) and, for ``Settings.token_cache_seconds``, the
+    API's reads (GET/HEAD; ``api.deps.principal``). Writes and browser sessions ask the
+    database on every call. The secret is kept only as its keyed hash.
     """
 
     def __init__(self, ttl: float = 10.0, size: int = 20_000) -> None:
         self.ttl = ttl
         self.size = size
-        self._entries: dict[str, tuple[str, Principal, float]] = {}
+        self._entries: dict[str, tuple[str, Principal, float, int]] = {}
         self._lock = threading.Lock()
 
     def lookup(self, key: TokenKey, token: str, now: float | None = None) -> Principal | None:
@@ -488,14 +516,24 @@ class TokenCache:
             found = self._entries.get(token_id)
         if found is None:
             return None
-        digest, principal, until = found
+        digest, principal, until, generation = found
+        if generation != IDENTITY_CHANGES.value:
+            return None
         if (now if now is not None else time.monotonic()) >= until:
             return None
         return principal if hmac.compare_digest(digest, key.digest(secret)) else None
 
     def remember(
-        self, key: TokenKey, token: str, principal: Principal, now: float | None = None
+        self,
+        key: TokenKey,
+        token: str,
+        principal: Principal,
+        now: float | None = None,
+        *,
+        generation: int | None = None,
     ) -> None:
+        """Keep ``principal`` for ``token``; ``generation``: ``IDENTITY_CHANGES.value`` read
+        *before* the token was verified (a change committed meanwhile voids the entry)."""
         parsed = _TOKEN.fullmatch(token.strip())
         if parsed is None:
             return
@@ -503,7 +541,12 @@ class TokenCache:
         until = (now if now is not None else time.monotonic()) + self.ttl
         with self._lock:
             self._entries.pop(token_id, None)
-            self._entries[token_id] = (key.digest(secret), principal, until)
+            self._entries[token_id] = (
+                key.digest(secret),
+                principal,
+                until,
+                IDENTITY_CHANGES.value if generation is None else generation,
+            )
             while len(self._entries) > self.size:
                 del self._entries[next(iter(self._entries))]
 

@@ -68,7 +68,7 @@ from sakimori.errors import (
 from sakimori.intel.fetch import Fetcher, FetchSettings
 from sakimori.services import audit
 from sakimori.services.access import COORDINATOR_ROLES, ROLE_KINDS, SECOND_FACTOR_ROLES, Role
-from sakimori.services.identity import TokenKey, create_user
+from sakimori.services.identity import TokenKey, changed_on_commit, create_user
 from sakimori.store import models
 from sakimori.store.db import Database, aware
 
@@ -600,6 +600,7 @@ def _move(session: Session, user: models.User, place: tuple[str, Role], issuer: 
         raise SignOnRefused(Refusal.USER, f"{place[1].value} is not a role of {place[0]}")
     before = membership.role
     membership.organisation_id, membership.role = organisation.id, place[1].value
+    changed_on_commit(session)
     audit.append(
         session,
         _entry(user, place[1].value, place[0], "oidc.membership", issuer=issuer, was=before),

@@ -34,7 +34,7 @@ from sakimori import totp
 from sakimori.errors import Conflict, NotFound, PermissionDenied
 from sakimori.services import audit
 from sakimori.services.access import SECOND_FACTOR_ROLES, Action, Principal, Role, require
-from sakimori.services.identity import SESSION_SCOPE, TokenKey
+from sakimori.services.identity import SESSION_SCOPE, TokenKey, changed_on_commit
 from sakimori.store import models
 from sakimori.store.db import Database, aware
 
@@ -345,6 +345,7 @@ def _reset(session: Session, user: str, now: datetime) -> tuple[models.User, int
         if SESSION_SCOPE in token.scopes:
             token.revoked_at = now
             revoked += 1
+    changed_on_commit(session)
     return found, revoked
 
 

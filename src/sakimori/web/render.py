@@ -11,10 +11,10 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from sakimori.api.deps import Runtime, with_origin
+from sakimori.api.deps import Runtime, is_read, with_origin
 from sakimori.errors import PermissionDenied
 from sakimori.services.access import Principal
-from sakimori.services.identity import Unauthenticated, authenticate
+from sakimori.services.identity import Unauthenticated
 from sakimori.web import i18n
 from sakimori.web.sessions import LANGUAGE_COOKIE, SESSION_COOKIE, csrf_token, same
 
@@ -113,7 +113,7 @@ def signed_in(request: Request) -> Principal:
         raise SignInRequired()
     rt = runtime(request)
     try:
-        found = with_origin(authenticate(rt.database, rt.key, token, browser=True), request)
+        found = with_origin(rt.verified(token, read=is_read(request), browser=True), request)
     except Unauthenticated:
         raise SignInRequired() from None
     request.state.user = found.name

@@ -36,7 +36,12 @@ from sakimori.api.schemas import Response as ResponseBody
 from sakimori.errors import InvalidInput, LimitExceeded
 from sakimori.services import updates as service
 from sakimori.services.access import Principal
-from sakimori.services.identity import TokenCache, Unauthenticated, authenticate
+from sakimori.services.identity import (
+    IDENTITY_CHANGES,
+    TokenCache,
+    Unauthenticated,
+    authenticate,
+)
 
 router = APIRouter(prefix="/v1/updates", tags=["updates"])
 
@@ -270,8 +275,9 @@ async def poller(
     cache, token = _token_cache(request), credentials.credentials
     found = cache.lookup(rt.key, token)
     if found is None:
+        generation = IDENTITY_CHANGES.value
         found = await run_in_threadpool(authenticate, rt.database, rt.key, token)
-        cache.remember(rt.key, token, found)
+        cache.remember(rt.key, token, found, generation=generation)
     found = with_origin(found, request)
     request.state.user = found.name
     return found
