@@ -190,6 +190,11 @@ RULES: dict[tuple[str, str], Rule] = {
         MEMBERS_A, hidden=frozenset({"member_user_b", "vendor", "partner"})
     ),
     ("GET", PACKAGE_PATH + "/recipients"): Rule(STAFF),
+    # Reports a package requires: staff read all, a recipient its own; its members file them.
+    ("GET", PACKAGE_PATH + "/reports"): PACKAGE_READERS,
+    ("POST", PACKAGE_PATH + "/reports/{kind}"): Rule(
+        MEMBERS_A, hidden=frozenset({"member_user_b"})
+    ),
     ("GET", PACKAGE_PATH + "/csaf"): PACKAGE_READERS,
     ("GET", PACKAGE_PATH + "/stix"): PACKAGE_READERS,
     ("GET", "/taxii2/"): Rule(EVERYONE),
@@ -213,6 +218,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/.well-known/csaf/white/{year}/{file}"): Rule(EVERYONE, public=True),
     ("GET", "/v1/csaf/feed-tlp-{label}.json"): Rule(EVERYONE, check=csaf_feed_seen),
     ("GET", "/v1/csaf/{label}/{year}/{file}"): PACKAGE_READERS,
+    # Its directory distribution: the listings hold what the caller may read (an empty one
+    # for the others); a year folder with nothing for the caller is absent.
+    ("GET", "/.well-known/csaf/white/index.txt"): Rule(EVERYONE, public=True),
+    ("GET", "/.well-known/csaf/white/changes.csv"): Rule(EVERYONE, public=True),
+    ("GET", "/.well-known/csaf/white/"): Rule(EVERYONE, public=True),
+    ("GET", "/.well-known/csaf/white/{year}/"): Rule(EVERYONE, public=True),
+    ("GET", "/v1/csaf/{label}/index.txt"): Rule(EVERYONE),
+    ("GET", "/v1/csaf/{label}/changes.csv"): Rule(EVERYONE),
+    ("GET", "/v1/csaf/{label}/"): Rule(EVERYONE),
+    ("GET", "/v1/csaf/{label}/{year}/"): PACKAGE_READERS,
     # Emergency updates: a hosted repository is read by staff, every member and its vendor.
     ("GET", "/v1/updates/repositories"): UPDATE_READERS,
     ("POST", "/v1/updates/repositories"): Rule(frozenset({"coordinator_admin"})),
@@ -385,6 +400,16 @@ def _fresh_package(world: World, principal: str, *, published: bool) -> str:
     return str(view.id)
 
 
+def _report_package(world: World, principal: str) -> int:
+    """A published package requiring an early warning of org A (one per caller: a report is
+    filed once)."""
+    content = _package_content(f"reports {principal}").to_dict() | {"reports": ["early_warning"]}
+    view = package_service.create_draft(world.db, Content.from_dict(content), "kanri")
+    package_service.submit(world.db, view.id, "kanri")
+    package_service.approve(world.db, view.id, "bunseki")
+    return view.id
+
+
 def request_for(world: World, method: str, path: str, principal: str) -> Call:
     suffix = principal.replace("_", "-")
     values = {
@@ -393,6 +418,7 @@ def request_for(world: World, method: str, path: str, principal: str) -> Call:
         "finding_id": str(world.finding_a),
         "token_id": "",
         "collection_id": PARTNERS_COLLECTION,
+        "kind": "early_warning",
         **_shared(world),
     }
     if "{token_id}" in path:
@@ -421,6 +447,9 @@ def request_for(world: World, method: str, path: str, principal: str) -> Call:
         return Call(url, json={"content": body, "change": suffix})
     if (method, path) == ("POST", PACKAGE_PATH + "/transitions"):
         return Call(url, json={"move": "submit"})
+    if (method, path) == ("POST", PACKAGE_PATH + "/reports/{kind}"):
+        url = path.format(package_id=_report_package(world, principal), kind="early_warning")
+        return Call(url, json={"summary": f"filed by {suffix}"})
     if (method, path) == ("POST", COLLECTION_PATH + "objects/"):
         document = {"objects": [_indicator(100 + PRINCIPALS.index(principal))]}
         return Call(url, content=json.dumps(document).encode(), headers=TAXII_HEADERS)
@@ -457,6 +486,7 @@ def footprint(world: World) -> dict[str, int]:
         models.PackageRow,
         models.PackageRevisionRow,
         models.PackageRecipientRow,
+        models.PackageReportRow,
         models.TaxiiObjectRow,
         models.TaxiiStatusRow,
         models.SightingRow,

@@ -5,11 +5,14 @@ published key; other organisations, anonymous callers and withdrawn packages get
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +308,104 @@ def test_reads_of_amber_documents_and_feeds_are_audited(served: Served) -> None:
         assert client.get("/v1/csaf/feed-tlp-green.json").status_code == 200  # not recorded
     assert reads("package.csaf") == documents + 1
     assert reads("csaf.feed") == feeds + 1
+
+
+# -- the directory distribution (CSAF requirements 11–14) -----------------------------------------
+
+
+def _names(listing: str) -> set[str]:
+    return {line.rsplit("/", 1)[1] for line in listing.splitlines()}
+
+
+def _file_of(served: Served, name: str) -> str:
+    return tracking_id(served.ids[name]).lower() + ".json"
+
+
+def test_the_white_folder_lists_its_documents_each_hashed_and_signed(
+    served: Served, tmp_path: Path
+) -> None:
+    public_key = _key(served)
+    with served.client() as anonymous:
+        metadata = anonymous.get("/.well-known/csaf/provider-metadata.json").json()
+        (folder,) = [d["directory_url"] for d in metadata["distributions"] if "directory_url" in d]
+        assert folder == f"{served.base}/.well-known/csaf/white/"
+        index = anonymous.get(folder + "index.txt")
+        assert index.status_code == 200
+        assert index.headers["content-type"] == "text/plain; charset=utf-8"
+        changes = anonymous.get(folder + "changes.csv")
+        assert changes.headers["content-type"] == "text/csv; charset=utf-8"
+        paths = index.text.splitlines()
+        assert _names(index.text) == {_file_of(served, "clear")}  # not the draft, nothing else
+        rows = list(csv.reader(changes.text.splitlines()))
+        assert [path for path, _ in rows] == paths
+        for (path, changed), n in zip(rows, range(len(rows)), strict=True):
+            document = anonymous.get(folder + path)  # the path resolves below the folder
+            assert document.status_code == 200
+            tracking = document.json()["document"]["tracking"]
+            assert path.split("/")[0] == tracking["initial_release_date"][:4]  # requirement 11
+            assert changed == tracking["current_release_date"]
+            name = path.rsplit("/", 1)[1]
+            digest = anonymous.get(folder + path + ".sha512").text
+            assert digest == f"{hashlib.sha512(document.content).hexdigest()}  {name}\n"
+            signature = anonymous.get(folder + path + ".asc").text
+            scratch = tmp_path / str(n)
+            scratch.mkdir()
+            assert served.fingerprint in verify(signature, document.content, public_key, scratch)
+        page = anonymous.get(folder)
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        year = paths[0].split("/")[0]
+        assert f'href="{year}/"' in page.text
+        assert 'href="changes.csv"' in page.text
+        assert f'href="{paths[0].split("/")[1]}.asc"' in anonymous.get(folder + year + "/").text
+        assert anonymous.get(folder + "1999/").status_code == 404
+        # Nothing of the other labels is listed in public, nor without a token.
+        for label in ("green", "amber", "red"):
+            assert anonymous.get(f"/.well-known/csaf/{label}/index.txt").status_code == 404
+            for listing in ("index.txt", "changes.csv", ""):
+                refused = anonymous.get(f"/v1/csaf/{label}/{listing}")
+                assert refused.status_code == 401, (label, listing)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_each_protected_folder_lists_exactly_what_the_caller_may_read(
+    served: Served, caller: str
+) -> None:
+    with served.client(caller) as client:
+        for label in ("green", "amber", "red"):
+            expected = {
+                _file_of(served, name)
+                for name, readers in READERS.items()
+                if FEED_OF[name] == label and caller in readers
+            }
+            index = client.get(f"/v1/csaf/{label}/index.txt")
+            changes = client.get(f"/v1/csaf/{label}/changes.csv")
+            assert index.status_code == changes.status_code == 200, index.text
+            assert _names(index.text) == expected, (caller, label)
+            rows = list(csv.reader(changes.text.splitlines()))
+            assert {path for path, _ in rows} == set(index.text.splitlines())
+            # Newest change first (requirement 13).
+            times = [datetime.fromisoformat(t.replace("Z", "+00:00")) for _, t in rows]
+            assert times == sorted(times, reverse=True)
+            page = client.get(f"/v1/csaf/{label}/").text
+            years = {path.split("/")[0] for path in index.text.splitlines()}
+            assert set(re.findall(r'href="([0-9]{4})/"', page)) == years
+            for path in index.text.splitlines():
+                assert client.get(f"/v1/csaf/{label}/{path}").status_code == 200
+                year_page = client.get(f"/v1/csaf/{label}/{path.split('/')[0]}/").text
+                listed = set(re.findall(r'href="([^"/]+\.json)"', year_page))
+                assert listed <= expected
+                assert path.split("/")[1] in listed
+
+
+def test_the_amber_listing_after_a_withdrawal_and_for_a_stranger(served: Served) -> None:
+    """The withdrawn AMBER package is in no listing; another bank's user sees none of the
+    bank's AMBER documents, in the list or on the pages."""
+    withdrawn, amber = _file_of(served, "withdrawn"), _file_of(served, "amber")
+    with served.client("kanri") as staff:
+        assert withdrawn not in staff.get("/v1/csaf/amber/index.txt").text
+        assert amber in staff.get("/v1/csaf/amber/changes.csv").text
+    with served.client("water-user") as stranger:
+        assert stranger.get("/v1/csaf/amber/index.txt").text == ""
+        assert stranger.get("/v1/csaf/amber/changes.csv").text == ""
+        assert amber not in stranger.get("/v1/csaf/amber/").text

@@ -145,3 +145,37 @@ def test_only_a_dead_delivery_is_retried(world: World) -> None:
     assert "only a dead delivery is retried" in refused.json()["detail"]
     missing = world.client.post("/v1/notifications/deliveries/2147483000/retry", headers=headers)
     assert missing.status_code == 404
+
+
+def test_the_digest_flag_is_taken_and_shown(world: World) -> None:
+    headers = world.headers("member_admin")
+    made = world.client.post(
+        URL,
+        headers=headers,
+        json={"kind": "email", "target": "digest@bank.test", "language": "en", "digest": True},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["digest"] is True
+    plain = world.client.post(URL, headers=headers, json={"kind": "email", "target": "p@bank.test"})
+    assert plain.json()["digest"] is False
+    shown = {e["id"]: e["digest"] for e in world.client.get(URL, headers=headers).json()}
+    assert (shown[made.json()["id"]], shown[plain.json()["id"]]) == (True, False)
+    bad = world.client.post(
+        URL, headers=headers, json={"kind": "email", "target": "x@bank.test", "digest": "often"}
+    )
+    assert bad.status_code == 422
+    from tests.api.test_authorization_matrix import _fresh_package
+    from tests.notify.matrix import _dead_delivery
+
+    _fresh_package(world, "digest-test", published=True)
+    waiting = _dead_delivery(world, ORG_A, "held")
+    with world.db.transaction() as session:
+        row = session.get(models.NotifyDeliveryRow, waiting)
+        assert row is not None
+        row.state, row.finished_at = "held", None
+    held = world.client.get(
+        "/v1/notifications/deliveries", headers=headers, params={"state": "held"}
+    )
+    assert held.status_code == 200, held.text
+    [item] = held.json()
+    assert (item["id"], item["state"], item["digest_id"]) == (waiting, "held", None)

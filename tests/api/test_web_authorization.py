@@ -34,6 +34,7 @@ from sakimori.services.organisations import create_organisation
 from sakimori.services.tracking import upload_inventory
 from sakimori.store import models
 from sakimori.web.sessions import SignInThrottle
+from tests.web import test_notification_pages as notification_pages
 from tests.web.conftest import BANK, OTHER_BANK, PASSWORD, Platform, build_platform, cern_sbom
 from tests.web.helpers import csrf_of, sign_in
 
@@ -144,6 +145,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", PACKAGE + "/acknowledge"): Rule(
         MEMBERS, hidden=frozenset({"member_user_b", "vendor"})
     ),
+    # A report the package requires is filed by a member of the recipient (vendors never).
+    ("POST", PACKAGE + "/reports/{kind}"): Rule(MEMBERS, hidden=frozenset({"member_user_b"})),
     # The sign-in's second step needs the pending cookie of a right password: a session is
     # not one (every caller is sent to sign in), like the sign-in form itself.
     ("GET", P + "/signin/code"): Rule(SIGNED_IN, public=True),
@@ -156,6 +159,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", P + "/account/second-factor"): Rule(SIGNED_IN - ADMIN, conflict=ADMIN),
     ("POST", P + "/account/second-factor/recovery-codes"): Rule(ADMIN),
     ("POST", P + "/admin/users/{name}/second-factor/reset"): Rule(ADMIN),
+    # Notification endpoints and dead letters: administrators only (a member admin, for their
+    # own organisation: tests/web/test_notification_pages.py).
+    ("GET", P + "/notifications"): Rule(ADMIN),
+    ("GET", P + "/notifications/endpoints/new"): Rule(ADMIN),
+    ("POST", P + "/notifications/endpoints"): Rule(ADMIN),
+    ("POST", P + "/notifications/endpoints/{endpoint_id}/remove"): Rule(ADMIN),
+    ("POST", P + "/notifications/deliveries/{delivery_id}/retry"): Rule(ADMIN),
 }
 
 ROUTES = web.route_table()
@@ -220,9 +230,9 @@ class Call:
     client: TestClient | None = None
 
 
-def publish_package(platform: Platform, vulnerability: str) -> int:
+def publish_package(platform: Platform, vulnerability: str, reports: tuple[str, ...] = ()) -> int:
     """A published TLP:AMBER package to the first bank (drafted by the analyst, approved by
-    the coordinator's administrator)."""
+    the coordinator's administrator), requiring ``reports``."""
     content = Content.from_dict(
         {
             "title": "Patch now",
@@ -230,6 +240,7 @@ def publish_package(platform: Platform, vulnerability: str) -> int:
             "audience": {"organisations": [BANK]},
             "vulnerabilities": [vulnerability],
             "products": [{"purl": "pkg:npm/lodash@4.17.4"}],
+            "reports": list(reports),
         }
     )
     view = package_service.create_draft(platform.db, content, "bunseki")
@@ -254,9 +265,11 @@ def request_for(world: WebWorld, method: str, path: str, caller: str) -> Call:
         "name": f"gone-{suffix}",
         "token_id": "",
         "package_id": str(world.package),
+        "kind": "early_warning",
     }
     if "{package_id}" in path and method == "POST":  # a move or a receipt changes it: a fresh one
-        values["package_id"] = str(publish_package(world.platform, world.vulnerability))
+        reports = ("early_warning",) if path.endswith("/reports/{kind}") else ()
+        values["package_id"] = str(publish_package(world.platform, world.vulnerability, reports))
     if "{name}" in path:
         if path.endswith("/second-factor/reset"):
             values["name"] = f"reset-{suffix}"
@@ -265,6 +278,10 @@ def request_for(world: WebWorld, method: str, path: str, caller: str) -> Call:
         )
         if path.endswith("/second-factor/reset"):
             world.platform.enrol(values["name"])
+    if "{endpoint_id}" in path:  # a fresh one: removing it changes it
+        values["endpoint_id"] = str(notification_pages.endpoint_of(world.platform))
+    if "{delivery_id}" in path:  # a fresh dead letter: a retry changes it
+        values["delivery_id"] = str(notification_pages.dead_delivery(world.platform))
     if "{token_id}" in path:
         values["token_id"] = identity.create_token(
             world.platform.db, world.platform.key, user, "throwaway", ["read"]
@@ -312,6 +329,8 @@ def request_for(world: WebWorld, method: str, path: str, caller: str) -> Call:
         )
     if (method, path) == ("POST", PACKAGE + "/move"):
         return Call(url, csrf | {"move": "withdraw"})
+    if (method, path) == ("POST", PACKAGE + "/reports/{kind}"):
+        return Call(url, csrf | {"summary": f"filed by {suffix}"})
     if (method, path) == ("POST", P + "/packages"):
         return Call(
             url,
@@ -323,6 +342,12 @@ def request_for(world: WebWorld, method: str, path: str, caller: str) -> Call:
                 "vulnerabilities": world.vulnerability,
                 "products": "pkg:npm/lodash@4.17.4",
             },
+        )
+    if (method, path) == ("POST", P + "/notifications/endpoints"):
+        return Call(
+            url,
+            csrf
+            | {"organisation": BANK, "kind": "webhook", "target": f"https://{suffix}.example/"},
         )
     if (method, path) == ("POST", P + "/admin/tokens"):
         return Call(url, csrf | {"name": f"web {suffix}", "scopes": "read", "days": "7"})

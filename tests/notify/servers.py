@@ -133,6 +133,8 @@ def free_port() -> int:
 class Mailbox:
     port: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
+    #: the same messages, as the bytes received (what a signature covers)
+    raw: list[bytes] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -140,6 +142,7 @@ class Mailbox:
         assert isinstance(parsed, EmailMessage)
         with self.lock:
             self.messages.append(parsed)
+            self.raw.append(envelope.content)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -61,3 +61,14 @@ def test_the_notify_commands(
         endpoint = listed.out.split("\t")[0]
         assert "removed" in cli("notify", "remove", endpoint, "--by", "bank-admin").out
         assert cli("notify", "list", "--by", "bank-admin").out == ""
+
+        digest = cli(
+            "notify", "add", "water-works", "--email", "it@water.test", "--digest", "--by", "kanri"
+        )  # fmt: skip
+        assert "(low-priority notifications in digests)" in digest.out, digest.err
+        [line] = cli("notify", "list", "water-works", "--by", "kanri").out.splitlines()
+        assert line.endswith("\tdigest")
+        publish(platform, tlp="GREEN", audience={"organisations": ["water-works"]})
+        held = cli("notify", "deliveries", "--state", "held", "--by", "kanri")
+        assert "\twater-works\temail " in held.out
+        assert "\theld\t0/1\t" in held.out

@@ -2,7 +2,9 @@
 random labels and audiences, what reaches each channel — every organisation's webhook and
 shared mailbox, every person's own mailbox — is exactly what the label and the audience
 entitle, computed here independently of the service. TLP:RED reaches only the personal
-mailboxes of the people named; no webhook or shared mailbox ever gets it."""
+mailboxes of the people named; no webhook or shared mailbox ever gets it. The webhooks take
+low-priority notifications in digests (up to AMBER+STRICT), gathered after each publication:
+what a digest carries counts as received by that webhook."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sakimori.errors import InvalidInput
+from sakimori.jobs.handlers import NOTIFY_DIGEST
+from sakimori.jobs.interface import enqueue
 from sakimori.services import notifications as service
 from tests.notify.conftest import FAST, deliveries, drain, principal, publish
 from tests.notify.servers import Mailbox, Receiver, smtp_server, webhook_receiver
@@ -51,6 +55,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # Retries are not what this test is about: a loaded CI machine must not turn a slow
         # answer into a resend (a mail resent after a timeout arrives twice, by design).
         patch.setenv("SAKIMORI_NOTIFY_TIMEOUT", "30")
+        patch.setenv("SAKIMORI_NOTIFY_DIGEST_TLP", "AMBER+STRICT")
         patch.setenv("SAKIMORI_SMTP_HOST", "127.0.0.1")
         patch.setenv("SAKIMORI_SMTP_PORT", str(mailbox.port))
         made = World(platform, receiver, mailbox)
@@ -65,7 +70,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for slug in SLUGS:
             register(
                 f"webhook:{slug}",
-                service.EndpointSpec(slug, "webhook", receiver.url(f"/webhook:{slug}")),
+                service.EndpointSpec(
+                    slug, "webhook", receiver.url(f"/webhook:{slug}"), digest=True
+                ),
             )
             register(f"mail:{slug}", service.EndpointSpec(slug, "email", f"shared@{slug}.test"))
         for user in RECEIVERS:
@@ -128,12 +135,22 @@ def test_no_channel_carries_a_package_to_anyone_not_entitled(
         assert not lawful(tlp, audience) or not any(audience.values())
         return
     drain(platform)
+    with platform.db.transaction() as session:
+        enqueue(session, NOTIFY_DIGEST, {}, f"{NOTIFY_DIGEST}@{package_id}")
+    drain(platform)
     rows = {r.idempotency_key: r for r in deliveries(platform, package_id)}
     #: channel -> the idempotency keys it received (at-least-once: one key may come twice)
     received: dict[str, set[str]] = {}
-    for key, body in list(world.receiver.effects.items()):
-        if body["package"]["id"] == package_id:
-            received.setdefault(world.names[rows[key].endpoint_id], set()).add(key)
+    #: the webhooks that got it in a digest
+    digested: set[str] = set()
+    for body in list(world.receiver.effects.values()):
+        for item in body.get("items", [body]):  # a digest's items, or the notification
+            key = item["idempotency_key"]
+            if item["package"]["id"] == package_id:
+                name = world.names[rows[key].endpoint_id]
+                received.setdefault(name, set()).add(key)
+                if body["type"] == "sakimori.digest":
+                    digested.add(name)
     marker = re.compile(rf"/v1/packages/{package_id}\b")
     for mail in list(world.mailbox.messages):
         if marker.search(mail.get_content()):
@@ -150,4 +167,8 @@ def test_no_channel_carries_a_package_to_anyone_not_entitled(
     twice = {name for name, keys in received.items() if len(keys) > 1}
     assert not twice, f"these channels got the package as two deliveries: {twice}"
     assert set(received) == entitled(tlp, audience), (tlp, audience)
+    # low priority: a webhook of an organisation that does not run Django waits for a digest
+    assert digested == {
+        name for name in received if name.startswith("webhook:") and name[8:] not in EXPOSED
+    }
     assert {r.state for r in rows.values()} <= {"delivered"}

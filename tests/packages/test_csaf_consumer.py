@@ -107,7 +107,10 @@ def test_provider_metadata_and_rolie_feeds_are_read() -> None:
         ("AMBER", "feed-tlp-amber.json"),
         ("RED", "feed-tlp-red.json"),
     ]
-    assert metadata.directories == ("https://cert.example/csaf/",)
+    assert metadata.directories == (  # Sakimori's public folder, then the one added
+        "https://cert.example/.well-known/csaf/white/",
+        "https://cert.example/csaf/",
+    )
     assert metadata.keys == (
         consumer.KeyRef(
             f"https://cert.example/.well-known/csaf/openpgp/{'AB' * 20}.asc", "AB" * 20

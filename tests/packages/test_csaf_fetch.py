@@ -612,3 +612,45 @@ def test_a_key_that_is_not_the_one_listed_is_refused(
         assert not any(p.startswith("/csaf/") for p in http_server.log), "no document read"
     finally:
         db.dispose()
+
+
+# -- (e) A through its directory distribution alone ------------------------------------------------
+
+
+def test_b_fetches_a_through_its_directory_distribution_alone(
+    provider_a: ProviderA, http_server: Served, tmp_path: Path
+) -> None:
+    """A's metadata, through a proxy, with its ROLIE feeds taken out: B finds A's TLP:CLEAR
+    document from ``changes.csv`` alone, verifies it, and the next fetch reads no document."""
+    http_server.upstream = provider_a.base
+    where = "/.well-known/csaf/provider-metadata.json"
+    metadata = httpx.get(http_server.base + where, timeout=30).json()
+    (folder,) = [d["directory_url"] for d in metadata["distributions"] if "directory_url" in d]
+    assert folder == http_server.base + "/.well-known/csaf/white/"
+    metadata["distributions"] = [{"directory_url": folder}]
+    http_server.files[where] = json.dumps(metadata).encode()
+    del http_server.log[:]
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    db = open_database(url)
+    try:
+        report = csaf_fetch.fetch_provider(db, http_server.base, _settings(url, tmp_path))
+        path = _document_path(provider_a)
+        assert report.feeds == [folder]
+        assert report.new == [http_server.base + path]
+        assert (report.verified, report.changes.added) == (1, 1)
+        assert "/.well-known/csaf/white/changes.csv" in http_server.log
+        assert path + ".asc" in http_server.log
+        assert not [p for p in http_server.log if "feed-tlp" in p], "no ROLIE feed was read"
+        del http_server.log[:]
+        again = csaf_fetch.fetch_provider(db, http_server.base, _settings(url, tmp_path))
+        assert (again.unchanged, again.verified) == (1, 0)
+        # changes.csv's time of change equals the one remembered: the document is not asked for.
+        assert sorted(http_server.log) == sorted(
+            [
+                where,
+                f"/.well-known/csaf/openpgp/{provider_a.fingerprint}.asc",
+                folder.removeprefix(http_server.base) + "changes.csv",
+            ]
+        )
+    finally:
+        db.dispose()

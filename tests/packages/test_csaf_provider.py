@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import subprocess
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -121,6 +122,9 @@ def test_provider_metadata_is_valid_with_and_without_a_key() -> None:
         "AMBER": "https://cert.example/v1/csaf/feed-tlp-amber.json",
         "RED": "https://cert.example/v1/csaf/feed-tlp-red.json",
     }
+    # The directory distribution: the public folder only (the others need a token).
+    directories = [d["directory_url"] for d in signed["distributions"] if "directory_url" in d]
+    assert directories == ["https://cert.example/.well-known/csaf/white/"]
     unsigned = layout.provider_metadata(
         "https://cert.example", publisher=csaf.Publisher(), key=None, last_updated=T0
     )
@@ -305,3 +309,60 @@ def test_the_settings_of_the_provider(tmp_path: Path) -> None:
     assert base.base_url == "https://cert.example"
     with pytest.raises(ConfigurationError, match="not an http"):
         Settings.load(home | {"SAKIMORI_BASE_URL": "cert.example"})
+
+
+# -- the directory distribution -------------------------------------------------------------------
+
+
+def _released(package_id: int, first: str, current: str, tlp: str = "CLEAR") -> layout.Published:
+    document = _document(tlp, package_id)
+    tracking = document["document"]["tracking"]
+    tracking["initial_release_date"], tracking["current_release_date"] = first, current
+    return layout.Published.of(document)
+
+
+def test_index_txt_and_changes_csv_follow_requirements_11_to_13() -> None:
+    old = _released(3, "2024-05-01T00:00:00Z", "2026-01-02T00:00:00Z")  # changed last
+    new = _released(12, "2025-12-30T09:00:00Z", "2025-12-31T09:00:00Z")
+    tie = _released(7, "2025-03-01T00:00:00Z", "2025-12-31T09:00:00Z")
+    assert old.path == "/.well-known/csaf/white/2024/sakimori-pkg-000003.json"  # first release
+    assert layout.folder_path("WHITE") == "/.well-known/csaf/white"
+    assert layout.folder_path("AMBER") == "/v1/csaf/amber"
+    assert layout.index_txt("WHITE", [new, old, tie]) == (
+        "2024/sakimori-pkg-000003.json\n"
+        "2025/sakimori-pkg-000007.json\n"
+        "2025/sakimori-pkg-000012.json\n"
+    )
+    # Newest change first, no heading, every field quoted; equal times in path order.
+    assert layout.changes_csv("WHITE", [new, tie, old]) == (
+        '"2024/sakimori-pkg-000003.json","2026-01-02T00:00:00Z"\n'
+        '"2025/sakimori-pkg-000007.json","2025-12-31T09:00:00Z"\n'
+        '"2025/sakimori-pkg-000012.json","2025-12-31T09:00:00Z"\n'
+    )
+    assert layout.index_txt("RED", []) == layout.changes_csv("RED", []) == ""
+    # A document of another folder is never listed: the caller's mistake is refused.
+    amber = _released(9, "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "AMBER")
+    for render in (layout.index_txt, layout.changes_csv):
+        with pytest.raises(ValueError, match="sakimori-pkg-000009"):
+            render("WHITE", [new, amber])
+
+
+def test_the_folder_pages_link_what_the_folder_holds() -> None:
+    old = _released(3, "2024-05-01T00:00:00Z", "2024-05-01T00:00:00Z")
+    new = _released(12, "2025-12-30T09:00:00Z", "2025-12-31T09:00:00Z")
+    top = layout.folder_page("WHITE", [new, old], signed=True)
+    assert top is not None
+    links = re.findall(r'<a href="([^"]+)">', top)
+    assert links == ["index.txt", "changes.csv", "2024/", "2025/"]
+    year = layout.folder_page("WHITE", [new, old], "2025", signed=True)
+    assert year is not None
+    assert re.findall(r'<a href="([^"]+)">', year) == [
+        "../",
+        "sakimori-pkg-000012.json",
+        "sakimori-pkg-000012.json.sha512",
+        "sakimori-pkg-000012.json.asc",
+    ]
+    unsigned = layout.folder_page("WHITE", [new], "2025", signed=False)
+    assert unsigned is not None
+    assert ".asc" not in unsigned
+    assert layout.folder_page("WHITE", [new], "2023", signed=True) is None

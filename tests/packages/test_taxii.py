@@ -18,9 +18,11 @@ from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 from sakimori.packages import stix
 from sakimori.packages.model import Content, Tlp
-from sakimori.packages.taxii import BY_ID, MEDIA_TYPE
+from sakimori.packages.taxii import BY_ID, MEDIA_TYPE, query
+from sakimori.packages.taxii import select as select_in_memory
 from sakimori.services import packages
 from sakimori.store import models
+from sakimori.store.db import open_database
 from tests.packages.conftest import Platform, build_platform, content
 from tests.serving import sakimori_serve
 
@@ -281,3 +283,86 @@ def test_wrong_media_types_are_refused(served: tuple[str, Platform, dict[str, in
         headers=auth,
     )
     assert answer.status_code == 415
+
+
+def _page_all(db: Any, collection: str, **filters: Any) -> list[tuple[str, str]]:
+    """Every record of a stored collection through ``stored_page``, two at a time."""
+    got: list[tuple[str, str]] = []
+    following = None
+    added: list[Any] = []
+    while True:
+        q = query(**{**filters, "limit": 2, "next_": following})
+        page = packages.stored_page(db, collection, q)
+        got.extend((r.id, r.version) for r in page.records)
+        added.extend(r.added for r in page.records)
+        if not page.more:
+            assert added == sorted(added), "not ordered by date added"
+            return got
+        assert len(page.records) == 2
+        following = page.next
+
+
+def test_stored_collections_are_paged_in_sql_as_the_rendered_ones_in_memory(
+    tmp_path: Any,
+) -> None:
+    """``stored_page`` (keyset, SQL) gives the records ``taxii.select`` (in memory) gives."""
+
+    db = open_database(f"sqlite:///{tmp_path / 'stored.db'}")
+    partners = next(c for c in BY_ID.values() if c.tlp is None).id
+    try:
+        for round_ in range(3):  # three POSTs: three dates added, later versions of some
+            objects = [
+                _indicator(n, modified=f"2026-11-0{round_ + 1}T00:00:00.000Z")
+                for n in range(round_ * 2, 7)
+            ]
+            objects.append({**_indicator(90 + round_), "type": "indicator"})
+            status = packages.add_objects(db, partners, objects, "allied")
+            assert status["failure_count"] == 0
+        records = packages.stored_records(db, partners)
+        last = max(r.added for r in records)
+        cases: list[dict[str, Any]] = [
+            {},
+            {"versions": "all"},
+            {"versions": "first"},
+            {"versions": "first,last"},
+            {"versions": "2026-11-02T00:00:00.000Z"},
+            {"ids": f"{_indicator(5)['id']},{_indicator(1)['id']}", "versions": "all"},
+            {"types": "indicator,sighting"},
+            {"types": "sighting"},
+            {"spec_versions": "2.1"},
+            {"added_after": min(r.added for r in records).isoformat()},
+            {"added_after": last.isoformat()},
+        ]
+        for case in cases:
+            filters = {
+                "added_after": None,
+                "ids": None,
+                "types": None,
+                "versions": None,
+                "spec_versions": None,
+                **case,
+            }
+            q = query(**filters, limit=None, next_=None)
+            expected = sorted((r.id, r.version) for r in select_in_memory(records, q).records)
+            got = _page_all(db, partners, **filters)
+            assert sorted(got) == expected, case
+            assert len(got) == len(set(got)), case
+        assert _page_all(db, partners, added_after=None, ids=None, types=None,
+                         versions=None, spec_versions=None)  # fmt: skip
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("position", ["999999999999999999.1", "1.2.3", "-1", "12.x"])
+def test_a_next_this_server_did_not_give_is_refused(
+    served: tuple[str, Platform, dict[str, int]], position: str
+) -> None:
+    base, platform, _ = served
+    partners = next(c for c in BY_ID.values() if c.tlp is None)
+    answer = httpx.get(
+        f"{base}/taxii2/api/collections/{partners.id}/objects/",
+        params={"next": position},
+        headers={"Authorization": f"Bearer {platform.tokens['kanri']}", "Accept": MEDIA_TYPE},
+    )
+    assert answer.status_code == 400, answer.text
+    assert "not a value this server gave" in answer.json()["description"]

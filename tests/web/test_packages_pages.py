@@ -94,3 +94,108 @@ def test_draft_review_publish_read_acknowledge(platform: Platform) -> None:
     assert other.get(url).status_code == 404
     assert f'href="{url}"' not in other.get("/ui/packages").text
     assert OTHER_BANK not in receipts
+
+
+def test_report_clocks_and_forms(platform: Platform) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from sakimori.packages.model import Content
+    from sakimori.services import packages as package_service
+    from sakimori.store import models
+
+    view = package_service.create_draft(
+        platform.db,
+        Content.from_dict(
+            {
+                "title": "Report what you see",
+                "tlp": "GREEN",
+                "audience": {"organisations": [BANK]},
+                "vulnerabilities": ["CVE-2024-21762"],
+                "products": [{"purl": "pkg:npm/lodash@4.17.4"}],
+                "acknowledge_within_hours": 12,
+                "reports": ["early_warning", "notification"],
+            }
+        ),
+        "bunseki",
+    )
+    package_service.submit(platform.db, view.id, "bunseki")
+    package_service.approve(platform.db, view.id, "kanri")
+    with platform.db.transaction() as session:  # the notification is two hours overdue
+        session.execute(
+            update(models.PackageReportRow)
+            .where(
+                models.PackageReportRow.package_id == view.id,
+                models.PackageReportRow.kind == "notification",
+            )
+            .values(due_at=datetime.now(UTC) - timedelta(hours=2, minutes=5))
+        )
+    bank, admin = signed_in(platform, "bank-user"), signed_in(platform, "kanri")
+    url = f"/ui/packages/{view.id}"
+    english = {"Accept-Language": "en"}
+    page = bank.get(url, headers=english).text
+    assert re.search(r'id="ack-due">Acknowledge by <time datetime="[^"]+">[^<]+ JST</time>', page)
+    early = re.search(r'<article class="report" id="report-early_warning".*?</article>', page, re.S)
+    assert early is not None
+    assert re.search(r"due in 2[34] h \d+ min", early.group(0))
+    assert 'name="csrf"' in early.group(0)
+    late = re.search(r'id="report-notification".*?</article>', page, re.S)
+    assert late is not None
+    assert '<span class="late">overdue by 2 h 5 min</span>' in late.group(0)
+    assert "残り 2" in bank.get(url, headers={"Accept-Language": "ja"}).text
+
+    form = {"summary": "Two scans, no compromise.", "exploitation_observed": "true"}
+    answer = post(bank, f"{url}/reports/early_warning", form)
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    filed = bank.get(url, headers=english).text
+    assert "filed " in filed
+    assert "by bank-user" in filed
+    assert "Two scans, no compromise." in filed
+    again = post(bank, f"{url}/reports/early_warning", {"summary": "again"})
+    assert again.status_code == 409  # type: ignore[attr-defined]
+    assert "already filed" in again.text  # type: ignore[attr-defined]
+
+    staff = admin.get(url, headers=english).text
+    row = re.search(rf'<tr data-organisation="{BANK}".*?</tr>', staff, re.S)
+    assert row is not None
+    assert '<li data-kind="notification" class="overdue">' in row.group(0)
+    assert 'Early warning: <span class="filed">filed' in row.group(0)
+
+
+def test_recipients_show_remediation_progress(platform: Platform) -> None:
+    from sakimori.model.lifecycle import Move, State
+    from sakimori.packages.model import Content
+    from sakimori.services import findings
+    from sakimori.services import packages as package_service
+
+    held = platform.findings_of(OTHER_BANK)
+    vulnerability = held[0].vulnerability
+    mine = [f for f in held if f.vulnerability == vulnerability]
+    view = package_service.create_draft(
+        platform.db,
+        Content.from_dict(
+            {
+                "title": "Patch the shop",
+                "tlp": "GREEN",
+                "audience": {"organisations": [OTHER_BANK, BANK]},
+                "vulnerabilities": [vulnerability],
+                "products": [{"purl": "pkg:npm/lodash@4.17.4"}],
+            }
+        ),
+        "bunseki",
+    )
+    package_service.submit(platform.db, view.id, "bunseki")
+    package_service.approve(platform.db, view.id, "kanri")
+    findings.transition(platform.db, mine[0].id, Move(State.MITIGATED, "harbour-user", "WAF"))
+    progress = {
+        r.organisation: (r.findings_open, r.findings_closed)
+        for r in package_service.recipients(platform.db, view.id)
+    }
+    assert progress == {OTHER_BANK: (len(mine) - 1, 1), BANK: (0, 0)}
+    page = signed_in(platform, "kanri").get(
+        f"/ui/packages/{view.id}", headers={"Accept-Language": "en"}
+    )
+    row = re.search(rf'<tr data-organisation="{OTHER_BANK}".*?</tr>', page.text, re.S)
+    assert row is not None
+    assert f"1 of {len(mine)} findings closed" in row.group(0)

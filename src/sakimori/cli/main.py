@@ -74,6 +74,7 @@ def _register() -> None:
         report,
         scan,
         serve,
+        taxii,
         triage,
         updates,
         users,
@@ -100,6 +101,7 @@ def _register() -> None:
     app.add_typer(users.token_app, name="token")
     app.add_typer(packages.app, name="package")
     app.add_typer(csaf.app, name="csaf")
+    app.add_typer(taxii.app, name="taxii")
     app.add_typer(notify.app, name="notify")
     app.add_typer(audit.app, name="audit")
     app.command("worker")(worker.worker)

@@ -53,6 +53,14 @@ def add(
     ] = None,
     min_tlp: Annotated[str | None, typer.Option(help="Lowest TLP label sent.")] = None,
     max_tlp: Annotated[str | None, typer.Option(help="Highest TLP label sent.")] = None,
+    digest: Annotated[
+        bool,
+        typer.Option(
+            "--digest",
+            help="Low-priority notifications (no affected software at the organisation) wait "
+            "for one digest per period.",
+        ),
+    ] = False,
     by: actor_option = None,
 ) -> None:
     """Register a webhook or an e-mail address; a webhook's secret is printed this once."""
@@ -76,10 +84,12 @@ def add(
             min_tlp=None if min_tlp is None else Tlp.parse(min_tlp),
             max_tlp=None if max_tlp is None else Tlp.parse(max_tlp),
         ),
+        digest=digest,
     )
     key = TokenKey.load(settings().token_key_path).secret
     view, secret = _run(by, lambda db, p: notifications.create_endpoint(db, p, key, spec))
-    typer.echo(f"endpoint {view.id}: {view.kind} for {view.organisation}")
+    digested = " (low-priority notifications in digests)" if view.digest else ""
+    typer.echo(f"endpoint {view.id}: {view.kind} for {view.organisation}{digested}")
     if secret is not None:
         typer.echo(f"signing secret (shown once, keep it safe): {secret}")
 
@@ -102,6 +112,7 @@ def list_endpoints(
             f"max_tlp={f.max_tlp.value}" if f.max_tlp else "",
             f"user={v.user}" if v.user else "",
             f"language={v.language}" if v.language else "",
+            "digest" if v.digest else "",
         ]
         extra = " ".join(p for p in parts if p)
         typer.echo(f"{v.id}\t{v.organisation}\t{v.kind}\t{v.target}\t{extra}".rstrip())
@@ -122,7 +133,11 @@ def remove(
 @app.command("deliveries")
 def deliveries(
     state: Annotated[
-        str, typer.Option(help="dead (the dead-letter list), pending, delivered, dropped or any.")
+        str,
+        typer.Option(
+            help="dead (the dead-letter list), pending, held (waiting for a digest), "
+            "delivered, dropped or any."
+        ),
     ] = "dead",
     organisation: Annotated[str | None, typer.Option("--org", help="Only this one.")] = None,
     package: Annotated[int | None, typer.Option(help="Only this package.", min=1)] = None,
@@ -147,6 +162,7 @@ def deliveries(
         typer.echo(
             f"{d.id}\tpackage {d.package_id} r{d.revision}\t{d.organisation}\t{d.kind} "
             f"{d.endpoint_id}\t{d.state}\t{d.attempts}/{d.max_attempts}\t{d.last_error or ''}"
+            + (f"\tdigest {d.digest_id}" if d.digest_id is not None else "")
         )
 
 
@@ -155,7 +171,8 @@ def retry(
     delivery: Annotated[int, typer.Argument(help="The dead delivery's id.", min=1)],
     by: actor_option = None,
 ) -> None:
-    """Give a dead delivery a fresh budget of attempts (a worker sends it)."""
+    """Give a dead delivery a fresh budget of attempts (a worker sends it); one carried by a
+    digest retries the digest."""
     from sakimori.notify.settings import NotifySettings
     from sakimori.services import notifications
 

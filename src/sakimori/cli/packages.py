@@ -131,3 +131,43 @@ def ack(package: PackageArg, by: actor_option = None) -> None:
     """Acknowledge a package for the user's organisation."""
     done = _run(by, lambda db, p: access.acknowledge_package(db, p, package))
     typer.echo(f"package {package} acknowledged for {done.organisation} by {done.acknowledged_by}")
+
+
+@app.command("followup")
+def followup(
+    now: Annotated[
+        str | None,
+        typer.Option(help="Act as if it were this time (ISO 8601 with a zone; default: now)."),
+    ] = None,
+) -> None:
+    """Send the acknowledgement reminders, escalations and report reminders that are due
+    (what the worker's ``packages.followup`` job does), and print each step. The e-mails are
+    queued as jobs: ``sakimori worker`` sends them."""
+    from datetime import UTC, datetime
+
+    from sakimori.services import package_followup
+
+    moment = datetime.now(UTC)
+    if now is not None:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError:
+            raise InvalidInput(f"--now {now!r} is not an ISO 8601 time") from None
+        if moment.tzinfo is None:
+            raise InvalidInput(
+                f"--now {now!r} has no time zone", hint="e.g. 2026-12-01T09:00+09:00"
+            )
+    config = settings()
+    db = open_db(config)
+    try:
+        with db.transaction() as session:
+            done = package_followup.run(session, moment, package_followup.policy_of(config))
+    finally:
+        db.dispose()
+    for step in done:
+        report = f" ({step.report})" if step.report else ""
+        typer.echo(
+            f"package {step.package_id} {step.organisation}: {step.what}{report}, "
+            f"{step.messages} e-mails queued"
+        )
+    typer.echo(f"{len(done)} follow-up steps; e-mails are sent by `sakimori worker`")

@@ -2,7 +2,8 @@
 
 With ``SAKIMORI_JOBS=postgres`` run as many workers as you like, on as many machines; with the
 embedded default (SQLite) run one. ``--schedule MINUTES`` also enqueues an intel sync, a
-refresh of the hosted TUF timestamps and a refresh of the dashboard's figures every MINUTES
+refresh of the hosted TUF timestamps, a refresh of the dashboard's figures and the packages'
+follow-up (reminders, escalations, report clocks) every MINUTES
 minutes (one per period, however many workers are given the option).
 """
 
@@ -49,6 +50,7 @@ def worker(
         if dead:
             _list_dead(db)
             return
+        _check_notify()
         handlers = handlers_for(config)
         if once:
             runner = Runner(db, config, handlers, "once")
@@ -95,18 +97,37 @@ def _work(
 
 
 def _schedule(db: Database, config: Settings, minutes: int, done: threading.Event) -> None:
-    """Enqueue ``intel.sync``, ``updates.refresh`` and ``metrics.refresh`` once per period of
-    ``minutes`` (each key names the period, so several workers with ``--schedule`` enqueue
-    each job once)."""
-    from sakimori.jobs.handlers import INTEL_SYNC, METRICS_REFRESH, UPDATES_REFRESH
+    """Enqueue ``intel.sync``, ``updates.refresh``, ``metrics.refresh``, ``packages.followup``
+    and ``taxii.pull`` (which pulls only the sources that are due) once per period of
+    ``minutes``, and ``notify.digest`` once per ``SAKIMORI_NOTIFY_DIGEST_MINUTES`` (each key
+    names the period, so several workers with ``--schedule`` enqueue each job once)."""
+    from sakimori.jobs.handlers import (
+        INTEL_SYNC,
+        METRICS_REFRESH,
+        NOTIFY_DIGEST,
+        PACKAGES_FOLLOWUP,
+        TAXII_PULL,
+        UPDATES_REFRESH,
+    )
     from sakimori.jobs.interface import enqueue, is_transient
+    from sakimori.notify.settings import NotifySettings
 
     period = minutes * 60
+    #: Digests have a period of their own, checked every ``minutes``.
+    digests = NotifySettings.load().digest_minutes * 60
     while not done.is_set():
         now = datetime.now(UTC)
         slot = int(now.timestamp()) // period * period
-        for name in (INTEL_SYNC, UPDATES_REFRESH, METRICS_REFRESH):
-            key = f"{name}@{datetime.fromtimestamp(slot, UTC).isoformat()}"
+        for name in (
+            INTEL_SYNC,
+            UPDATES_REFRESH,
+            METRICS_REFRESH,
+            PACKAGES_FOLLOWUP,
+            NOTIFY_DIGEST,
+            TAXII_PULL,
+        ):
+            start = slot if name != NOTIFY_DIGEST else int(now.timestamp()) // digests * digests
+            key = f"{name}@{datetime.fromtimestamp(start, UTC).isoformat()}"
             try:
                 with db.transaction() as session:
                     if enqueue(session, name, {}, key, max_attempts=config.job_attempts):
@@ -115,6 +136,16 @@ def _schedule(db: Database, config: Settings, minutes: int, done: threading.Even
                 if not is_transient(exc) and "uq_job_key" not in str(exc):
                     log.exception("cannot schedule %s", key)
         done.wait(max(1.0, slot + period - now.timestamp()))
+
+
+def _check_notify() -> None:
+    """Read the notification settings and the S/MIME key now: a bad one stops the worker with
+    a message, rather than failing every e-mail job."""
+    from sakimori.notify import signing
+    from sakimori.notify.settings import NotifySettings
+
+    notify = NotifySettings.load()
+    signing.load(notify.smime_cert, notify.smime_key)
 
 
 def _list_dead(db: Database) -> None:

@@ -11,6 +11,7 @@ from the idempotency key so a mail system can recognise a repeat.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -72,20 +73,20 @@ def idempotency_key(package_id: int, revision: int, organisation_id: int, endpoi
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def webhook_body(notice: Notice) -> bytes:
+def package_document(notice: Notice) -> dict[str, Any]:
+    """The revision as a webhook carries it: its content without the audience."""
     content = notice.content.to_dict()
     content.pop("audience", None)
+    return {"id": notice.package_id, "revision": notice.revision, "url": notice.link, **content}
+
+
+def webhook_body(notice: Notice) -> bytes:
     document: dict[str, Any] = {
         "type": "sakimori.package",
         "event": notice.event,
         "idempotency_key": notice.idempotency_key,
         "organisation": notice.organisation,
-        "package": {
-            "id": notice.package_id,
-            "revision": notice.revision,
-            "url": notice.link,
-            **content,
-        },
+        "package": package_document(notice),
     }
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
@@ -99,26 +100,68 @@ def email(
     number = f"#{notice.package_id} r{notice.revision}"
     if language == "ja":
         subject = f"[TLP:{tlp.value}] {ja} {number}: {notice.content.title}"
-        text = _japanese(notice)
     elif language == "en":
         subject = f"[TLP:{tlp.value}] {en} {number}: {notice.content.title}"
-        text = _english(notice)
     else:
         subject = f"[TLP:{tlp.value}] {ja} / {en} {number}: {notice.content.title}"
-        text = _japanese(notice) + "\n" + "-" * 60 + "\n\n" + _english(notice)
+    text = both(notice, language, japanese, english)
+    return mail(
+        subject,
+        text,
+        language=language,
+        sender=sender,
+        to=to,
+        moment=moment,
+        key=notice.idempotency_key,
+        tlp=tlp,
+    )
+
+
+def both(
+    item: Any, language: str | None, ja: Callable[[Any], str], en: Callable[[Any], str]
+) -> str:
+    """The text of ``item`` in ``language``, or in Japanese and then English."""
+    if language == "ja":
+        return ja(item)
+    if language == "en":
+        return en(item)
+    return ja(item) + "\n" + "-" * 60 + "\n\n" + en(item)
+
+
+def mail(
+    subject: str,
+    text: str,
+    *,
+    language: str | None,
+    sender: str,
+    to: str,
+    moment: datetime,
+    key: str,
+    tlp: Tlp,
+) -> EmailMessage:
+    """A notification e-mail: plain UTF-8 text, its ``Message-ID`` derived from ``key``."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = format_datetime(moment)
-    message["Message-ID"] = f"<{notice.idempotency_key}@sakimori>"
+    message["Message-ID"] = f"<{key}@sakimori>"
     message["Auto-Submitted"] = "auto-generated"
-    message["Sakimori-Idempotency-Key"] = notice.idempotency_key
+    message["Sakimori-Idempotency-Key"] = key
     message["Sakimori-TLP"] = tlp.value
+    message.set_content(text, charset="utf-8")  # it clears the Content-* headers: first
     if language in {"ja", "en"}:
         message["Content-Language"] = language
-    message.set_content(text, charset="utf-8")
     return message
+
+
+def sharing(tlp: Tlp) -> tuple[str, str]:
+    """The label's sharing rule, in Japanese and English."""
+    return _SHARING[tlp]
+
+
+def event_words(event: str) -> tuple[str, str]:
+    return _EVENT_WORDS[event]
 
 
 def _lines(notice: Notice, labels: dict[str, str], sharing: str) -> str:
@@ -143,7 +186,7 @@ def _lines(notice: Notice, labels: dict[str, str], sharing: str) -> str:
     return "\n".join(out)
 
 
-def _japanese(notice: Notice) -> str:
+def japanese(notice: Notice) -> str:
     labels = {
         "vulnerabilities": "脆弱性",
         "products": "影響を受ける製品",
@@ -154,7 +197,7 @@ def _japanese(notice: Notice) -> str:
     return _lines(notice, labels, _SHARING[notice.content.tlp][0])
 
 
-def _english(notice: Notice) -> str:
+def english(notice: Notice) -> str:
     labels = {
         "vulnerabilities": "Vulnerabilities",
         "products": "Affected products",

@@ -14,6 +14,13 @@
     SAKIMORI_SMTP_STARTTLS         1 to require STARTTLS
     SAKIMORI_SMTP_USER / SAKIMORI_SMTP_PASSWORD   login, when the server needs one
     SAKIMORI_SMTP_FROM             the sender address (default sakimori@localhost)
+    SAKIMORI_NOTIFY_SMIME_CERT     PEM certificate (signer first, then intermediates) and
+    SAKIMORI_NOTIFY_SMIME_KEY      its PEM private key: every e-mail is S/MIME-signed
+                                   (default: neither, unsigned; ``notify.signing``)
+    SAKIMORI_NOTIFY_DIGEST_MINUTES how often low-priority notifications are gathered into
+                                   digests (default 1440: daily, at 00:00 UTC = 09:00 JST)
+    SAKIMORI_NOTIFY_DIGEST_TLP     the most restricted label a digest holds (default GREEN;
+                                   never RED; ``notify.digest``)
 
 They live apart from ``sakimori.config.Settings`` only because that module belongs to the
 platform's core; they are read the same way (environment, validated, no global state).
@@ -24,8 +31,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from sakimori.errors import ConfigurationError
+from sakimori.notify import digest
+from sakimori.packages.model import Tlp
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +52,16 @@ class NotifySettings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "sakimori@localhost"
+    smime_cert: Path | None = None
+    smime_key: Path | None = None
+    digest_minutes: int = 1440
+    digest_tlp: Tlp = Tlp.GREEN
 
     def __post_init__(self) -> None:
+        if not 1 <= self.digest_minutes <= 7 * 1440:
+            raise ConfigurationError(
+                "SAKIMORI_NOTIFY_DIGEST_MINUTES must be between 1 and 10080 (a week)"
+            )
         if self.attempts < 1:
             raise ConfigurationError("SAKIMORI_NOTIFY_ATTEMPTS must be at least 1")
         if not 0 < self.backoff <= self.backoff_cap:
@@ -84,4 +102,12 @@ class NotifySettings:
             smtp_user=pick("SMTP_USER"),
             smtp_password=pick("SMTP_PASSWORD"),
             smtp_from=pick("SMTP_FROM") or "sakimori@localhost",
+            smime_cert=_path(pick("NOTIFY_SMIME_CERT")),
+            smime_key=_path(pick("NOTIFY_SMIME_KEY")),
+            digest_minutes=int(number("NOTIFY_DIGEST_MINUTES", 1440)),
+            digest_tlp=digest.ceiling(pick("NOTIFY_DIGEST_TLP")),
         )
+
+
+def _path(value: str | None) -> Path | None:
+    return None if value is None else Path(value).expanduser()

@@ -5,7 +5,7 @@ connection is a failed attempt (the caller retries); without an SMTP server conf
 e-mail attempt fails with that reason, so the deliveries wait in the dead-letter list until an
 administrator configures one and retries them.
 
-Signing (S/MIME or OpenPGP) is not done: see docs/notifications.md.
+The message arrives here signed already, when a key is configured (``notify.signing``).
 """
 
 from __future__ import annotations

@@ -2,10 +2,12 @@
 
 Given the CSAF documents of published packages (``packages.csaf.render``), this module says
 where each one lives, what bytes are served for it (and so what its ``.sha512`` and ``.asc``
-cover), and writes ``provider-metadata.json`` and one ROLIE feed (RFC 8322) per TLP label.
-Nothing here reads a database, a key or the clock; ``api.routes.csaf_provider`` does.
+cover), and writes ``provider-metadata.json``, one ROLIE feed (RFC 8322) per TLP label, and the
+directory distribution's listings of each TLP folder (``index.txt``, ``changes.csv``, and a
+page per folder for people). Nothing here reads a database, a key or the clock;
+``api.routes.csaf_provider`` does.
 
-Layout (requirements 2, 7, 11, 15, 18, 19, 20):
+Layout (requirements 2, 7, 11–15, 18, 19, 20):
 
 - ``/.well-known/csaf/provider-metadata.json``
 - TLP:WHITE (TLP 2.0 CLEAR), public: ``/.well-known/csaf/feed-tlp-white.json`` and
@@ -14,6 +16,12 @@ Layout (requirements 2, 7, 11, 15, 18, 19, 20):
   ``/v1/csaf/feed-tlp-<label>.json`` and ``/v1/csaf/<label>/<year>/<name>.json``
 - next to each document ``<name>.json.sha512`` and, when a key is configured,
   ``<name>.json.asc``; the public key at ``/.well-known/csaf/openpgp/<FINGERPRINT>.asc``.
+- in each TLP folder (``/.well-known/csaf/white/``, ``/v1/csaf/<label>/``): ``index.txt``
+  (requirement 12: every document's path relative to the folder, ``<year>/<name>.json``),
+  ``changes.csv`` (requirement 13: ``"<path>","<current_release_date>"``, newest first, no
+  heading), and a listing page of the folder and of each year (requirement 14). The provider
+  metadata names the public folder as a ``directory_url``; the protected folders list, like
+  their feeds, only what the caller may read.
 
 ``<year>`` is the year of ``/document/tracking/initial_release_date``; ``<name>`` the tracking
 id in lower case with every character but ``+``, ``-`` and ``a-z0-9`` replaced by ``_``.
@@ -21,7 +29,10 @@ id in lower case with every character but ``+``, ``-`` and ``a-z0-9`` replaced b
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import html
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -83,6 +94,11 @@ def feed_path(label: str) -> str:
     return f"{base_of(label)}/feed-tlp-{label.lower()}.json"
 
 
+def folder_path(label: str) -> str:
+    """The TLP folder of ``label``: its year folders, ``index.txt`` and ``changes.csv``."""
+    return f"{base_of(label)}/{label.lower()}"
+
+
 @dataclass(frozen=True, slots=True)
 class Published:
     """One document as the provider serves it."""
@@ -105,8 +121,13 @@ class Published:
         )
 
     @property
+    def relative(self) -> str:
+        """The path below the TLP folder (requirements 11 and 12): ``<year>/<name>``."""
+        return f"{self.year}/{self.name}"
+
+    @property
     def path(self) -> str:
-        return f"{base_of(self.label)}/{self.label.lower()}/{self.year}/{self.name}"
+        return f"{folder_path(self.label)}/{self.relative}"
 
     @property
     def updated(self) -> str:
@@ -138,10 +159,12 @@ def provider_metadata(
     ``csaf_trusted_provider``: a trusted provider must sign (requirements 19, 20), and saying
     otherwise would be a lie an aggregator could check."""
     base = base_url.rstrip("/")
+    folders = [f"{base}{folder_path(label)}/" for label in LABELS if label in PUBLIC_LABELS]
     out: dict[str, Any] = {
         "canonical_url": f"{base}{WELL_KNOWN}/provider-metadata.json",
         "distributions": [
             {
+                "directory_url": folders[0],
                 "rolie": {
                     "feeds": [
                         {
@@ -151,8 +174,10 @@ def provider_metadata(
                         }
                         for label in LABELS
                     ]
-                }
-            }
+                },
+            },
+            # One directory per distribution: any further public folder gets its own.
+            *({"directory_url": folder} for folder in folders[1:]),
         ],
         "last_updated": c.format_time(last_updated),
         "list_on_CSAF_aggregators": True,
@@ -212,3 +237,62 @@ def rolie_feed(
             "entry": entries,
         }
     }
+
+
+# -- the directory distribution (requirements 11–14) ---------------------------------------------
+
+
+def _of_folder(label: str, documents: Sequence[Published]) -> list[Published]:
+    strays = sorted(d.path for d in documents if d.label != label)
+    if strays:  # a caller's mistake, never a listing of another folder's documents
+        raise ValueError(f"not in the TLP:{label} folder: {', '.join(strays)}")
+    return list(documents)
+
+
+def _release_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def index_txt(label: str, documents: Sequence[Published]) -> str:
+    """``index.txt`` of the TLP folder of ``label`` (requirement 12): the path of every document
+    in it, relative to the folder, one a line, in path order."""
+    return "".join(f"{p}\n" for p in sorted({d.relative for d in _of_folder(label, documents)}))
+
+
+def changes_csv(label: str, documents: Sequence[Published]) -> str:
+    """``changes.csv`` of the TLP folder of ``label`` (requirement 13): ``"<path>","<time>"``
+    per document (the path as in ``index.txt``, the time its ``current_release_date``), no
+    heading, the latest change first (equal times: in path order)."""
+    ordered = sorted(_of_folder(label, documents), key=lambda d: d.relative)
+    ordered.sort(key=lambda d: _release_time(d.updated), reverse=True)
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerows((d.relative, d.updated) for d in ordered)
+    return out.getvalue()
+
+
+def folder_page(
+    label: str, documents: Sequence[Published], year: str | None = None, *, signed: bool
+) -> str | None:
+    """A listing page (requirement 14) of the TLP folder of ``label`` (its listings and year
+    folders) or, with ``year``, of one year folder (each document with its hash and signature);
+    ``None`` for a year that holds no document. Links are relative, so the page works behind
+    any base URL."""
+    found = _of_folder(label, documents)
+    title = f"{folder_path(label)}/" + (f"{year}/" if year else "")
+    if year is None:
+        names = ["index.txt", "changes.csv", *sorted({f"{d.year}/" for d in found})]
+    else:
+        mine = sorted(d.name for d in found if d.year == year)
+        if not mine:
+            return None
+        suffixes = ("", ".sha512", ".asc") if signed else ("", ".sha512")
+        names = ["../", *(name + suffix for name in mine for suffix in suffixes)]
+    items = "".join(
+        f'<li><a href="{html.escape(n, quote=True)}">{html.escape(n)}</a></li>\n' for n in names
+    )
+    heading = html.escape(f"Index of {title}")
+    return (
+        f'<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><title>{heading}'
+        f"</title></head>\n<body>\n<h1>{heading}</h1>\n<ul>\n{items}</ul>\n</body>\n</html>\n"
+    )

@@ -6,6 +6,12 @@ and guidance (Markdown), Sigma detection rules, deadlines and references. ``Cont
 validates everything (bad input is ``InvalidInput``, nothing partial) and ``to_dict`` writes the
 form stored in the database and accepted by the API.
 
+Follow-up (``sakimori.packages.followup``): ``acknowledge_within_hours`` is how long a recipient
+has to acknowledge the package (absent: the instance's default, ``SAKIMORI_PACKAGE_ACK_HOURS``);
+``reports`` names the reports each recipient operator must file (``early_warning``,
+``notification``, ``final``), each with its clock. Content stored before these fields existed
+loads with neither.
+
 TLP 2.0 (https://www.first.org/tlp/) as enforced here:
 
 - ``CLEAR`` and ``GREEN``: any audience.
@@ -60,6 +66,11 @@ class Tlp(StrEnum):
 
 #: Labels that restrict a package to its recipients' organisations or people.
 RESTRICTED: Final = frozenset({Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED})
+
+#: The reports a package may require from its recipients, in the order their clocks run out.
+REPORT_KINDS: Final = ("early_warning", "notification", "final")
+#: The longest acknowledgement window a package may set (one year).
+MAX_ACK_HOURS: Final = 24 * 366
 
 MITIGATION_CATEGORIES: Final = frozenset(
     {"vendor_fix", "workaround", "mitigation", "no_fix_planned", "none_available"}
@@ -141,6 +152,10 @@ class Content:
     detection_rules: tuple[DetectionRule, ...] = ()
     deadlines: tuple[Deadline, ...] = ()
     references: tuple[Reference, ...] = field(default=())
+    #: Hours a recipient has to acknowledge (None: the instance's default).
+    acknowledge_within_hours: int | None = None
+    #: The reports each recipient operator must file (a subset of ``REPORT_KINDS``, in order).
+    reports: tuple[str, ...] = ()
 
     def ready(self) -> None:
         """Refuse (``InvalidInput``) a content that cannot be submitted for review yet."""
@@ -182,6 +197,12 @@ class Content:
                 for d in self.deadlines
             ],
             "references": [{"url": r.url, "summary": r.summary} for r in self.references],
+            **(
+                {"acknowledge_within_hours": self.acknowledge_within_hours}
+                if self.acknowledge_within_hours is not None
+                else {}
+            ),
+            "reports": list(self.reports),
         }
 
     @classmethod
@@ -204,6 +225,8 @@ class Content:
             detection_rules=tuple(_rule(r) for r in _list(value, "detection_rules")),
             deadlines=tuple(_deadline(d, vulnerabilities) for d in _list(value, "deadlines")),
             references=tuple(_reference(r) for r in _list(value, "references")),
+            acknowledge_within_hours=_hours(value.get("acknowledge_within_hours")),
+            reports=_reports(_list(value, "reports")),
         )
 
 
@@ -386,3 +409,25 @@ def _reference(item: Any) -> Reference:
     if url is None:
         raise InvalidInput("a reference needs a url")
     return Reference(url, _text(value, "summary", 1000))
+
+
+def _hours(item: Any) -> int | None:
+    if item is None:
+        return None
+    if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= MAX_ACK_HOURS:
+        raise InvalidInput(
+            f"acknowledge_within_hours {item!r} is not a whole number of hours "
+            f"from 1 to {MAX_ACK_HOURS}",
+            hint="leave it out to use the instance's default",
+        )
+    return item
+
+
+def _reports(items: Sequence[Any]) -> tuple[str, ...]:
+    for item in items:
+        if item not in REPORT_KINDS:
+            raise InvalidInput(
+                f"report {item!r} is not one of {', '.join(REPORT_KINDS)}",
+                hint="list the reports the recipients must file, e.g. [early_warning, final]",
+            )
+    return tuple(kind for kind in REPORT_KINDS if kind in items)

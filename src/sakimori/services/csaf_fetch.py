@@ -1,8 +1,8 @@
 """``csaf fetch``: read a CSAF 2.0 provider, verify its new documents, import them as advisories.
 
 1. Discovery: the provider metadata (``<base>/.well-known/csaf/provider-metadata.json``, or the
-   URL given), then the ROLIE feeds of the TLP labels asked for and the directory
-   distributions (``changes.csv``, else ``index.txt``). Only URLs the metadata, feeds and
+   URL given), then the ROLIE feeds of the TLP labels asked for or, when it lists no feed, the
+   directory distributions (``changes.csv``, else ``index.txt``). Only URLs the metadata, feeds and
    listings name are followed, and only under the origin rule of
    ``packages.csaf_consumer.UrlRule`` (https, or the provider's own origin; http on loopback
    only), checked on every request, redirects included.
@@ -367,7 +367,9 @@ def _discover_and_verify(
             entries.setdefault(entry.url, entry)
         report.feeds.append(feed.url)
         listings.add(feed.url)
-    for directory in metadata.directories:
+    # ROLIE when the metadata lists feeds; its directories only when it lists none (a provider
+    # offering both serves the same documents twice, and a feed says each one's label).
+    for directory in () if metadata.feeds else metadata.directories:
         rule.check(directory, "a directory")
         for entry in _directory(downloads, directory):
             entries.setdefault(entry.url, entry)

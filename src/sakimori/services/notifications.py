@@ -17,6 +17,9 @@ failed attempt schedules the next as a new job after an exponential backoff with
 (``notify.backoff``); after the budget the delivery is ``dead`` — listed for admins, and
 retried on request (:func:`retry_delivery`).
 
+Low-priority notifications (``notify.digest.low_priority``) to an endpoint with ``digest`` on
+are written ``held``, without a job, and sent in a digest (``services.digests``).
+
 The use cases taking a :class:`~sakimori.services.access.Principal` check the role
 (``notify.read`` / ``notify.manage``: coordinator admins, and member admins for their own
 organisation) and record every write in the audit log.
@@ -38,7 +41,7 @@ from sqlalchemy.orm import Session
 from sakimori.config import Settings
 from sakimori.errors import Conflict, InvalidInput, NotFound
 from sakimori.jobs import interface as jobs
-from sakimori.notify import backoff, message, sealing, webhook
+from sakimori.notify import backoff, digest, message, sealing, webhook
 from sakimori.notify.channels import Channels, Destination
 from sakimori.notify.filters import KINDS, LANGUAGES, Filters, entitled
 from sakimori.notify.settings import NotifySettings
@@ -56,7 +59,9 @@ PENDING: Final = "pending"
 DELIVERED: Final = "delivered"
 DEAD: Final = "dead"
 DROPPED: Final = "dropped"
-STATES: Final = (PENDING, DELIVERED, DEAD, DROPPED)
+#: Low priority, waiting for the endpoint's digest (``services.digests``).
+HELD: Final = "held"
+STATES: Final = (PENDING, HELD, DELIVERED, DEAD, DROPPED)
 #: Tries of one delivery *job* (a crashed worker); a failed send is a new job, not a retry.
 _JOB_ATTEMPTS: Final = 3
 _EMAIL: Final = re.compile(r"[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
@@ -73,6 +78,8 @@ class EndpointSpec:
     user: str | None = None
     language: str | None = None
     filters: Filters = field(default_factory=Filters)
+    #: Low-priority notifications wait for the endpoint's digest (``notify.digest``).
+    digest: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,7 @@ class EndpointView:
     active: bool
     created_by: str
     created_at: datetime
+    digest: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +115,8 @@ class DeliveryView:
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
+    #: The digest carrying it (a held low-priority notification), if any.
+    digest_id: int | None = None
 
 
 def _now() -> datetime:
@@ -161,8 +171,10 @@ def enqueue_revision(
             endpoint.purl_prefixes,
             endpoint.min_tlp,
             endpoint.max_tlp,
+            endpoint.digest,
             recipient.active,
             recipient.named_users,
+            recipient.reason,
         )
         .join(recipient, recipient.organisation_id == endpoint.organisation_id)
         .where(
@@ -183,7 +195,8 @@ def enqueue_revision(
             )
         )
     )
-    chosen: list[tuple[int, int, str]] = []
+    chosen: list[tuple[int, int, str, bool]] = []
+    exposed: set[int] | None = None
     for row in session.execute(query):
         if row.id in done or (wanted is not None and row.organisation_id not in wanted):
             continue
@@ -192,7 +205,14 @@ def enqueue_revision(
             continue
         if not _filters(row).matches(content):
             continue
-        chosen.append((row.id, row.organisation_id, row.kind))
+        held = row.digest and digest.low_priority(
+            content.tlp, event=event, reason=row.reason, exposed=False, most=notify.digest_tlp
+        )
+        if held:
+            if exposed is None:
+                exposed = _exposed(session, content)
+            held = row.organisation_id not in exposed
+        chosen.append((row.id, row.organisation_id, row.kind, held))
     if not chosen:
         return 0
     inserted = session.execute(
@@ -209,25 +229,38 @@ def enqueue_revision(
                     package_id, revision, org_id, endpoint_id
                 ),
                 "cause": event,
-                "state": PENDING,
+                "state": HELD if held else PENDING,
                 "attempts": 0,
                 "max_attempts": budget,
-                "next_attempt_at": moment,
+                "next_attempt_at": None if held else moment,
                 "created_at": moment,
             }
-            for endpoint_id, org_id, _ in chosen
+            for endpoint_id, org_id, _, held in chosen
         ],
     ).scalars()
-    kinds = [kind for _, _, kind in chosen]
-    _enqueue_first_attempts(session, list(zip(inserted, kinds, strict=True)), notify.batch, moment)
+    now_sent = [
+        (ident, kind)
+        for ident, (_, _, kind, held) in zip(inserted, chosen, strict=True)
+        if not held
+    ]
+    if now_sent:
+        _enqueue_first_attempts(session, now_sent, notify.batch, moment)
     log.info(
-        "package %d revision %d: %d notifications queued (%s)",
+        "package %d revision %d: %d notifications queued, %d held for digests (%s)",
         package_id,
         revision,
-        len(chosen),
+        len(now_sent),
+        len(chosen) - len(now_sent),
         event,
     )
     return len(chosen)
+
+
+def _exposed(session: Session, content: Content) -> set[int]:
+    """The organisations whose current inventories hold an affected product."""
+    from sakimori.services.packages import exposed_organisations  # it imports this module
+
+    return exposed_organisations(session, content.products)
 
 
 def _enqueue_first_attempts(
@@ -330,10 +363,16 @@ def close_channels() -> None:
 
 
 def deliver_job(context: jobs.JobContext) -> None:
-    """The ``notify.deliver`` handler: one attempt of one delivery, or the first attempts of
-    a batch of webhook deliveries."""
+    """The ``notify.deliver`` handler: one attempt of one delivery, the first attempts of a
+    batch of webhook deliveries, or one attempt of a digest."""
     notify = NotifySettings.load()
     payload = context.payload
+    if "digest" in payload:
+        from sakimori.services import digests
+
+        worker = worker_for(context.settings, notify)
+        digests.run_digest(context.session, worker, int(payload["digest"]), int(payload["attempt"]))
+        return
     ids = payload["deliveries"] if "deliveries" in payload else [payload["delivery"]]
     run_deliveries(
         context.session,
@@ -418,21 +457,13 @@ def _attempt(
     recipient and organisation), if it is still entitled, and record the outcome on its row."""
     row, endpoint, package_state, active, named, slug = found
     receipt = None if active is None else Receipt(active, tuple(named))
-    content, refusal = _entitlement(session, worker, row, endpoint, package_state, receipt)
+    content, refusal = entitlement(session, worker, row, endpoint, package_state, receipt)
     if refusal is not None or content is None:
         row.state, row.last_error, row.finished_at = DROPPED, refusal, moment
         row.next_attempt_at = None
         log.info("delivery %d dropped: %s", row.id, refusal)
         return DROPPED
-    notice = message.Notice(
-        package_id=row.package_id,
-        revision=row.revision,
-        event=row.cause,
-        content=content,
-        organisation=slug,
-        idempotency_key=row.idempotency_key,
-        link=f"{worker.notify.public_url}/v1/packages/{row.package_id}",
-    )
+    notice = notice_of(row, content, slug, worker)
     destination = Destination(
         endpoint.kind,
         endpoint.target,
@@ -465,17 +496,39 @@ def _attempt(
 
 
 def _enqueue_next(session: Session, delivery_id: int, attempt: int, when: datetime) -> None:
+    enqueue_attempt(
+        session, {"delivery": delivery_id, "attempt": attempt}, job_key(delivery_id, attempt), when
+    )
+
+
+def notice_of(
+    row: models.NotifyDeliveryRow, content: Content, slug: str, worker: Worker
+) -> message.Notice:
+    """What one delivery tells its recipient (alone, or as an item of a digest)."""
+    return message.Notice(
+        package_id=row.package_id,
+        revision=row.revision,
+        event=row.cause,
+        content=content,
+        organisation=slug,
+        idempotency_key=row.idempotency_key,
+        link=f"{worker.notify.public_url}/v1/packages/{row.package_id}",
+    )
+
+
+def enqueue_attempt(session: Session, payload: dict[str, Any], key: str, when: datetime) -> None:
+    """Queue one ``notify.deliver`` attempt (of a delivery or a digest) to run at ``when``."""
     jobs.enqueue(
         session,
         DELIVER,
-        {"delivery": delivery_id, "attempt": attempt},
-        job_key(delivery_id, attempt),
+        payload,
+        key,
         max_attempts=_JOB_ATTEMPTS,
         delay=max(0.0, (when - _now()).total_seconds()),
     )
 
 
-def _entitlement(
+def entitlement(
     session: Session,
     worker: Worker,
     row: models.NotifyDeliveryRow,
@@ -581,6 +634,7 @@ def create_endpoint(
                     if secret is None
                     else sealing.seal(sealing.derive(server_key), secret, org_id)
                 ),
+                digest=spec.digest,
                 active=True,
                 created_by=principal.name,
                 created_at=_now(),
@@ -596,7 +650,12 @@ def create_endpoint(
         "notify.endpoint",
         run,
         lambda made: made.id,
-        {"move": "create", "kind": spec.kind, "organisation": spec.organisation},
+        {
+            "move": "create",
+            "kind": spec.kind,
+            "organisation": spec.organisation,
+            "digest": spec.digest,
+        },
     )
     return view, secret
 
@@ -613,6 +672,7 @@ def _endpoint_view(row: models.NotifyEndpointRow, slug: str) -> EndpointView:
         active=row.active,
         created_by=row.created_by,
         created_at=aware(row.created_at) or row.created_at,
+        digest=row.digest,
     )
 
 
@@ -696,6 +756,7 @@ def _delivery_view(row: models.NotifyDeliveryRow, slug: str, kind: str) -> Deliv
         last_error=row.last_error,
         created_at=aware(row.created_at) or row.created_at,
         finished_at=aware(row.finished_at),
+        digest_id=row.digest_id,
     )
 
 
@@ -735,7 +796,8 @@ def list_deliveries(
 def retry_delivery(
     db: Database, principal: Principal, delivery_id: int, budget: int | None = None
 ) -> DeliveryView:
-    """Give a dead delivery a fresh budget of attempts, starting now."""
+    """Give a dead delivery a fresh budget of attempts, starting now (one carried by a digest:
+    the digest, with every dead item it carries, which wait for it again as ``held``)."""
     require(principal, Action.NOTIFY_MANAGE)
     tries = budget or NotifySettings.load().attempts
     with db.transaction() as session:
@@ -755,9 +817,14 @@ def retry_delivery(
                     f"delivery {delivery_id} is {row.state}; only a dead delivery is retried"
                 )
             now = _now()
-            row.state, row.finished_at, row.next_attempt_at = PENDING, None, now
-            row.max_attempts = row.attempts + tries
-            _enqueue_next(session, row.id, row.attempts + 1, now)
+            if row.digest_id is not None:
+                from sakimori.services import digests
+
+                digests.retry(session, row.digest_id, tries, now)
+            else:
+                row.state, row.finished_at, row.next_attempt_at = PENDING, None, now
+                row.max_attempts = row.attempts + tries
+                _enqueue_next(session, row.id, row.attempts + 1, now)
             slug = session.scalar(
                 select(models.Organisation.slug).where(
                     models.Organisation.id == row.organisation_id

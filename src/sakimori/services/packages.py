@@ -13,6 +13,12 @@ hook for a new upload: it adds the organisation as a recipient of every live pac
 "everyone affected" that it is now exposed to (never a TLP:RED one), and returns what it added.
 Publishing, each revision and each recipient added queue their notifications in the same
 transaction (``services.notifications.enqueue_revision``).
+
+Reports: when a published revision requires reports (``Content.reports``), each active
+recipient operator or agency gets one ``cm_package_report`` row per kind, in the transaction
+that makes it a recipient (publication, a revision adding reports, new exposure); its clock
+starts then and runs for the instance's ``SAKIMORI_PACKAGE_REPORT_HOURS``
+(``sakimori.packages.followup``; ``services.package_followup`` follows them up).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from sakimori.cpe import name as cpe_name
@@ -88,6 +94,12 @@ class RecipientView:
     read_by: str | None
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    reminded_at: datetime | None = None
+    escalated_at: datetime | None = None
+    #: Remediation progress: the organisation's findings of the package's vulnerabilities
+    #: (by the finding's primary id), still open and closed.
+    findings_open: int = 0
+    findings_closed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +215,8 @@ def visible(db: Database, *, staff: bool, organisation_id: int, user: str) -> li
 
 def recipients(db: Database, package_id: int) -> list[RecipientView]:
     with db.transaction() as session:
-        _package(session, package_id)
+        package = _package(session, package_id)
+        progress = _progress(session, package)
         rows = session.execute(
             select(models.PackageRecipientRow, models.Organisation.slug)
             .join(models.Organisation)
@@ -222,9 +235,50 @@ def recipients(db: Database, package_id: int) -> list[RecipientView]:
                 r.read_by,
                 _optional_aware(r.acknowledged_at),
                 r.acknowledged_by,
+                _optional_aware(r.reminded_at),
+                _optional_aware(r.escalated_at),
+                *progress.get(r.organisation_id, (0, 0)),
             )
             for r, slug in rows
         ]
+
+
+def _progress(session: Session, package: models.PackageRow) -> dict[int, tuple[int, int]]:
+    """Per recipient organisation: its findings of the package's vulnerabilities (by the
+    finding's primary id), (still open, closed)."""
+    from sakimori.model.lifecycle import CLOSED
+
+    served = session.scalar(
+        select(models.PackageRevisionRow.content).where(
+            models.PackageRevisionRow.package_id == package.id,
+            models.PackageRevisionRow.number == (package.published_revision or 1),
+        )
+    )
+    vulnerabilities = list((served or {}).get("vulnerabilities") or [])
+    if not vulnerabilities:
+        return {}
+    organisation = models.Asset.organisation_id
+    recipients_of = select(models.PackageRecipientRow.organisation_id).where(
+        models.PackageRecipientRow.package_id == package.id
+    )
+    counted = session.execute(
+        select(organisation, models.Finding.state, func.count())
+        .join(models.Asset, models.Asset.id == models.Finding.asset_id)
+        .where(
+            organisation.in_(recipients_of),
+            models.Finding.vulnerability.in_(vulnerabilities),
+        )
+        .group_by(organisation, models.Finding.state)
+    )
+    found: dict[int, tuple[int, int]] = {}
+    for org_id, state, count in counted:
+        still, closed = found.get(org_id, (0, 0))
+        if state in CLOSED:
+            closed += count
+        else:
+            still += count
+        found[org_id] = (still, closed)
+    return found
 
 
 def mark(db: Database, package_id: int, organisation_id: int, user: str, *, ack: bool) -> None:
@@ -352,7 +406,7 @@ def approve(db: Database, package_id: int, approver: str) -> PackageView:
         row.state, pending.status = state, status
         pending.approver, pending.published_at = approver, now
         row.published_revision = pending.number
-        _apply_targets(session, package_id, pending.number, targets, now)
+        _apply_targets(session, package_id, pending.number, targets, now, content)
         _notify(session, package_id, pending.number, content, event)
         log.info(
             "package %d revision %d published by %s to %d organisations",
@@ -415,7 +469,10 @@ def _apply_targets(
     number: int,
     targets: dict[int, targeting.Target],
     now: datetime,
+    content: Content | None = None,
 ) -> None:
+    """Write the recipients of revision ``number`` (new ones delivered at ``now``; those no
+    longer targeted become inactive) and the report clocks ``content`` requires of them."""
     existing = {
         r.organisation_id: r
         for r in session.scalars(
@@ -444,6 +501,58 @@ def _apply_targets(
         else:
             held.active, held.reason = True, target.reason
             held.named_users = list(target.named_users)
+    if content is not None and content.reports and targets:
+        _open_reports(session, package_id, content.reports, set(targets), now)
+
+
+#: The organisation kinds that file reports (their members may: ``member_admin``, ``member_user``).
+REPORTING_KINDS = frozenset({"operator", "agency"})
+
+
+def _open_reports(
+    session: Session, package_id: int, kinds: Sequence[str], organisations: set[int], now: datetime
+) -> None:
+    """Start the clock of each report ``kinds`` names for each of ``organisations`` (operators
+    and agencies) that does not have that report yet; its clock starts ``now``."""
+    from sakimori.config import package_followup_settings
+    from sakimori.packages.followup import Policy
+
+    found = package_followup_settings()
+    policy = Policy.of_hours(
+        found["package_ack_hours"],
+        found["package_escalation_hours"],
+        found["package_report_hours"],
+    )
+    reporting = set(
+        session.scalars(
+            select(models.Organisation.id).where(
+                models.Organisation.id.in_(sorted(organisations)),
+                models.Organisation.kind.in_(sorted(REPORTING_KINDS)),
+            )
+        )
+    )
+    held = {
+        (org, kind)
+        for org, kind in session.execute(
+            select(models.PackageReportRow.organisation_id, models.PackageReportRow.kind).where(
+                models.PackageReportRow.package_id == package_id
+            )
+        )
+    }
+    for org_id in sorted(reporting):
+        for kind in kinds:
+            if (org_id, kind) in held:
+                continue
+            session.add(
+                models.PackageReportRow(
+                    package_id=package_id,
+                    organisation_id=org_id,
+                    kind=kind,
+                    started_at=now,
+                    due_at=policy.report_due(kind, now),
+                    body={},
+                )
+            )
 
 
 def _notify(
@@ -594,6 +703,7 @@ def on_new_exposure(db: Database, organisation: str) -> list[Exposure]:
                     org.id: targeting.Target(org.id, targeting.EXPOSURE),
                 },
                 now,
+                content,
             )
             _notify(session, row.id, row.published_revision, content, "exposure", {org.id})
             added.append(Exposure(row.id, organisation))
@@ -690,6 +800,66 @@ def stored_records(db: Database, collection: str) -> list[taxii.Record]:
             select(models.TaxiiObjectRow).where(models.TaxiiObjectRow.collection == collection)
         ).all()
         return [taxii.Record(_aware(r.added_at), r.data) for r in rows]
+
+
+def stored_page(
+    db: Database, collection: str, q: taxii.Query, *, versions_default_all: bool = False
+) -> taxii.Page:
+    """One page of a stored collection, cut by the database: the filters and ``match[version]``
+    in SQL, keyset on (date added, row id) after ``q.after``, one query, the objects' JSON as
+    stored (``taxii.Stored``). Same filters and version rules as ``taxii.select``."""
+    from sqlalchemy import Text, and_, cast, exists, or_
+
+    if q.next:
+        raise InvalidInput("next is not a value this server gave for this collection")
+    row = models.TaxiiObjectRow
+    other = aliased(models.TaxiiObjectRow)
+
+    def narrowed(table: Any) -> list[Any]:
+        found = [table.collection == collection]
+        if q.added_after is not None:  # in UTC: SQLite compares the text
+            found.append(table.added_at > q.added_after.astimezone(UTC))
+        if q.spec_versions:
+            found.append(table.spec_version.in_(q.spec_versions))
+        return found
+
+    where = narrowed(row)
+    if q.ids:
+        where.append(row.object_id.in_(q.ids))
+    if q.types:
+        where.append(row.object_type.in_(q.types))
+    wanted = taxii.wanted_versions(q, versions_default_all=versions_default_all)
+    if "all" not in wanted:
+        same = [*narrowed(other), other.object_id == row.object_id]
+        kept: list[Any] = []
+        if "last" in wanted:
+            kept.append(~exists().where(*same, other.version > row.version))
+        if "first" in wanted:
+            kept.append(~exists().where(*same, other.version < row.version))
+        stamps = [v for v in wanted if v not in {"first", "last"}]
+        if stamps:
+            kept.append(row.version.in_(stamps))
+        where.append(or_(*kept))
+    if q.after is not None:
+        added, last = q.after
+        # the first condition alone is what the (collection, added_at) index can seek to
+        where.append(row.added_at >= added)
+        where.append(or_(row.added_at > added, and_(row.added_at == added, row.id > last)))
+    statement = (
+        select(row.id, row.added_at, row.object_id, row.version, cast(row.data, Text))
+        .where(*where)
+        .order_by(row.added_at, row.id)
+        .limit(q.limit + 1)
+    )
+    with db.transaction() as session:
+        rows = session.execute(statement).all()
+    records = [
+        taxii.Stored(_aware(added), ident, version, data.encode(), number)
+        for number, added, ident, version, data in rows[: q.limit]
+    ]
+    more = len(rows) > q.limit
+    following = taxii.key_token(records[-1].added, records[-1].row) if more else None
+    return taxii.Page(records, more, following)
 
 
 def _aware(moment: datetime) -> datetime:

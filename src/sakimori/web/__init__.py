@@ -27,7 +27,16 @@ from sakimori.api.deps import Runtime
 from sakimori.errors import SakimoriError
 from sakimori.services.identity import Unauthenticated
 from sakimori.services.oidc import Provider, ProviderSettings
-from sakimori.web import admin, auth, oidc, packages_pages, pages, second_factor, updates_pages
+from sakimori.web import (
+    admin,
+    auth,
+    notification_pages,
+    oidc,
+    packages_pages,
+    pages,
+    second_factor,
+    updates_pages,
+)
 from sakimori.web.render import CONTENT_SECURITY_POLICY, PREFIX, Renderer, url
 from sakimori.web.sessions import SignInThrottle
 
@@ -46,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     updates_pages.router,
     packages_pages.router,
+    notification_pages.router,
 )
 
 

@@ -8,6 +8,10 @@
   receipt for a recipient; staff see the recipients (delivered, read, acknowledged, by whom) and
   the moves the package's state allows (submit, send back, approve — a second person —,
   withdraw); a recipient acknowledges it.
+- follow-up (``sakimori.services.package_followup``): a recipient sees its acknowledgement
+  deadline and, for each report the package requires, a countdown to its due time and the
+  report's form (``POST /packages/{id}/reports/{kind}``); staff see, per recipient, when it was
+  reminded and escalated and the state of each report, overdue ones in red.
 
 Every read and move is a use case of ``sakimori.services.access`` (roles, tenancy, TLP and the
 audit trail are checked there, as for the API); a package the caller may not read is 404.
@@ -15,16 +19,19 @@ audit trail are checked there, as for the API); a package the caller may not rea
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse
 
 from sakimori.errors import Conflict, InvalidInput, PermissionDenied
 from sakimori.model.organisation import SECTORS
+from sakimori.packages import followup as rules
 from sakimori.packages import lifecycle as lc
 from sakimori.packages.model import Tlp
-from sakimori.services import access
+from sakimori.services import access, package_followup
 from sakimori.services.access import Action, Principal
 from sakimori.web.render import Checked, RendererDep, RuntimeDep, SignedIn, redirect
 
@@ -184,6 +191,7 @@ def _package_page(
     package_id: int,
     error: str = "",
     status: int = 200,
+    form: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     db = rt.database
     view = access.read_package(db, principal, package_id)
@@ -203,6 +211,15 @@ def _package_page(
         else []
     )
     receipt = None if staff else access.own_receipt(db, principal, package_id)
+    now = datetime.now(UTC)
+    policy = package_followup.policy_of(rt.settings)
+    clocks = [
+        _clock(v, now)
+        for v in (package_followup.reports(db, principal, package_id) if view.revision else [])
+    ]
+    ack_due = None
+    if receipt is not None:
+        ack_due = receipt.delivered_at + policy.window(view.content.acknowledge_within_hours)
     return pages.page(
         request,
         "package.html",
@@ -213,8 +230,51 @@ def _package_page(
         recipients=recipients,
         receipt=receipt,
         may_acknowledge=not staff and _may(principal, Action.PACKAGE_ACKNOWLEDGE),
+        ack_due=ack_due,
+        ack_late=ack_due is not None
+        and receipt is not None
+        and (receipt.acknowledged_at is None and now >= ack_due),
+        clocks=clocks,
+        by_organisation=_by_organisation(clocks),
+        may_file=principal.role in package_followup.FILERS,
+        form=form or {},
         error=error,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """One report as a page shows it: its state and the time left (or overdue)."""
+
+    organisation: str
+    kind: str
+    due_at: datetime
+    filed_at: datetime | None
+    filed_by: str | None
+    body: dict[str, Any]
+    overdue: bool
+    left: rules.Countdown | None
+
+
+def _clock(view: package_followup.ReportView, now: datetime) -> Clock:
+    remaining = view.clock.remaining(now)
+    return Clock(
+        view.organisation,
+        view.kind,
+        view.due_at,
+        view.filed_at,
+        view.filed_by,
+        view.body,
+        view.clock.overdue(now),
+        None if remaining is None else rules.countdown(remaining),
+    )
+
+
+def _by_organisation(clocks: list[Clock]) -> dict[str, list[Clock]]:
+    found: dict[str, list[Clock]] = {}
+    for clock in clocks:
+        found.setdefault(clock.organisation, []).append(clock)
+    return found
 
 
 @router.post("/packages/{package_id}/move", response_class=HTMLResponse)
@@ -245,3 +305,33 @@ def acknowledge_package(
     """The recipient organisation acknowledges the package (who and when are recorded)."""
     access.acknowledge_package(rt.database, principal, package_id)
     return redirect(f"/packages/{package_id}")
+
+
+@router.post("/packages/{package_id}/reports/{kind}", response_class=HTMLResponse)
+def file_report(
+    request: Request,
+    principal: Checked,
+    pages: RendererDep,
+    rt: RuntimeDep,
+    package_id: PackageId,
+    kind: Annotated[Literal["early_warning", "notification", "final"], Path()],
+    summary: Annotated[str, Form(max_length=5_000)] = "",
+    impact: Annotated[str, Form(max_length=5_000)] = "",
+    measures: Annotated[str, Form(max_length=5_000)] = "",
+    exploitation_observed: Annotated[bool, Form()] = False,
+) -> Any:
+    """File one of the reports the package requires of the caller's organisation."""
+    body = {
+        "summary": summary,
+        "impact": impact,
+        "measures": measures,
+        "exploitation_observed": exploitation_observed,
+    }
+    try:
+        package_followup.file_report(rt.database, principal, package_id, kind, body)
+    except (InvalidInput, Conflict) as exc:
+        status = 409 if isinstance(exc, Conflict) else 400
+        return _package_page(
+            request, principal, pages, rt, package_id, exc.diagnostics(), status, {kind: body}
+        )
+    return redirect(f"/packages/{package_id}#report-{kind}")

@@ -9,9 +9,14 @@ each published package's advisory with its ``.sha512`` and OpenPGP ``.asc`` sign
   TLP:GREEN is for the community (the instance's members), never the public web, and the
   coordinator's audience decides which members a package reaches.
 
-Withdrawn packages leave the feeds and their documents answer 404. Without a signing key the
-documents and hashes are served, no ``.asc``, and the metadata's role is ``csaf_provider``
-(said once in the log). Layout and bytes: ``sakimori.packages.csaf_provider``.
+Each TLP folder is also a directory distribution (requirements 11–14): ``index.txt``,
+``changes.csv`` and listing pages of the folder and its years, at ``/.well-known/csaf/white/…``
+without a token, and at ``/v1/csaf/<label>/…`` with one — listing, like the feed of the label,
+only the documents the caller may read.
+
+Withdrawn packages leave the feeds and listings, and their documents answer 404. Without a
+signing key the documents and hashes are served, no ``.asc``, and the metadata's role is
+``csaf_provider`` (said once in the log). Layout and bytes: ``sakimori.packages.csaf_provider``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from sakimori.api.deps import PrincipalDep, Runtime, RuntimeDep
 from sakimori.api.problems import responses
@@ -183,6 +188,43 @@ def _file(
     return Response(signer.signature(found.data), media_type="application/pgp-signature")
 
 
+_LISTINGS: dict[str, str] = {
+    "index.txt": "text/plain; charset=utf-8",
+    "changes.csv": "text/csv; charset=utf-8",
+}
+_LISTING_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "`index.txt` (CSAF requirement 12): every document's path below the "
+        'folder, one a line; `changes.csv` (requirement 13): `"<path>","<current_release_date>"`'
+        " per document, newest first",
+        "content": {"text/plain": {}, "text/csv": {}},
+    }
+}
+_PAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A listing of the folder, for people", "content": {"text/html": {}}}
+}
+
+
+def _listing(label: str, views: list[packages_service.PackageView], listing: str) -> Response:
+    documents = _documents(views)
+    render = layout.index_txt if listing == "index.txt" else layout.changes_csv
+    return Response(render(label.upper(), documents), media_type=_LISTINGS[listing])
+
+
+def _page(
+    request: Request,
+    rt: Runtime,
+    label: str,
+    views: list[packages_service.PackageView],
+    year: str | None,
+) -> HTMLResponse:
+    signed = provider_of(request).signer(rt.settings) is not None
+    page = layout.folder_page(label.upper(), _documents(views), year, signed=signed)
+    if page is None:
+        raise NotFound(f"no CSAF folder {label}/{year}/")
+    return HTMLResponse(page)
+
+
 def _package_id(name: str) -> int:
     """The package a file name names; 0 (no package) for any other name."""
     match = _FILE.fullmatch(name)
@@ -257,6 +299,34 @@ def white_file(request: Request, rt: RuntimeDep, year: _Year, file: _File) -> Re
     raise NotFound(f"no CSAF document white/{year}/{file}")
 
 
+@router.get(_PUBLIC + "/white/index.txt", responses=_LISTING_ANSWERS)
+def white_index(rt: RuntimeDep) -> Response:
+    """The TLP:WHITE folder's `index.txt` (no token)."""
+    return _listing("white", access.csaf_public_packages(rt.database), "index.txt")
+
+
+@router.get(_PUBLIC + "/white/changes.csv", responses=_LISTING_ANSWERS)
+def white_changes(rt: RuntimeDep) -> Response:
+    """The TLP:WHITE folder's `changes.csv` (no token)."""
+    return _listing("white", access.csaf_public_packages(rt.database), "changes.csv")
+
+
+@router.get(_PUBLIC + "/white/", response_class=HTMLResponse, responses=_PAGE_ANSWERS)
+def white_folder(request: Request, rt: RuntimeDep) -> HTMLResponse:
+    """The TLP:WHITE folder, listed for people (no token)."""
+    return _page(request, rt, "white", access.csaf_public_packages(rt.database), None)
+
+
+@router.get(
+    _PUBLIC + "/white/{year}/",
+    response_class=HTMLResponse,
+    responses={**_PAGE_ANSWERS, **_not_found()},
+)
+def white_year(request: Request, rt: RuntimeDep, year: _Year) -> HTMLResponse:
+    """One year of the TLP:WHITE folder, listed for people (no token)."""
+    return _page(request, rt, "white", access.csaf_public_packages(rt.database), year)
+
+
 # -- protected: /v1/csaf --------------------------------------------------------------------------
 
 _Label = Annotated[
@@ -292,6 +362,46 @@ def protected_file(
     """A document, its hash or its signature, if the caller may read the package."""
     view = access.csaf_package(rt.database, principal, _package_id(file))
     return _file(request, rt, view, label, year, file)
+
+
+@router.get(_PROTECTED + "/{label}/index.txt", responses={**responses(403), **_LISTING_ANSWERS})
+def protected_index(principal: PrincipalDep, rt: RuntimeDep, label: _Label) -> Response:
+    """The label's `index.txt`: the documents the caller may read."""
+    views = access.csaf_packages(rt.database, principal, PROTECTED_LABELS[label])
+    return _listing(label, views, "index.txt")
+
+
+@router.get(_PROTECTED + "/{label}/changes.csv", responses={**responses(403), **_LISTING_ANSWERS})
+def protected_changes(principal: PrincipalDep, rt: RuntimeDep, label: _Label) -> Response:
+    """The label's `changes.csv`: the documents the caller may read."""
+    views = access.csaf_packages(rt.database, principal, PROTECTED_LABELS[label])
+    return _listing(label, views, "changes.csv")
+
+
+@router.get(
+    _PROTECTED + "/{label}/",
+    response_class=HTMLResponse,
+    responses={**responses(403), **_PAGE_ANSWERS},
+)
+def protected_folder(
+    request: Request, principal: PrincipalDep, rt: RuntimeDep, label: _Label
+) -> HTMLResponse:
+    """The label's folder, listed for people: what the caller may read."""
+    views = access.csaf_packages(rt.database, principal, PROTECTED_LABELS[label])
+    return _page(request, rt, label, views, None)
+
+
+@router.get(
+    _PROTECTED + "/{label}/{year}/",
+    response_class=HTMLResponse,
+    responses={**responses(403, 404), **_PAGE_ANSWERS},
+)
+def protected_year(
+    request: Request, principal: PrincipalDep, rt: RuntimeDep, label: _Label, year: _Year
+) -> HTMLResponse:
+    """One year of the label's folder, listed for people: what the caller may read."""
+    views = access.csaf_packages(rt.database, principal, PROTECTED_LABELS[label])
+    return _page(request, rt, label, views, year)
 
 
 def close(app: Any) -> None:

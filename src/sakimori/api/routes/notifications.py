@@ -70,6 +70,12 @@ class EndpointIn(Request):
         None, description="E-mail language; none: Japanese and English."
     )
     filters: FiltersIo = Field(default_factory=lambda: FiltersIo())
+    digest: bool = Field(
+        False,
+        description="Low-priority notifications (the organisation runs none of the affected "
+        "software; label at most the digest ceiling, GREEN by default) wait for one digest per "
+        "period instead of going one by one.",
+    )
 
 
 class EndpointOut(Response):
@@ -80,6 +86,7 @@ class EndpointOut(Response):
     user: str | None
     language: str | None
     filters: FiltersIo
+    digest: bool
     active: bool
     created_by: str
     created_at: Moment
@@ -108,6 +115,9 @@ class DeliveryOut(Response):
     last_error: str | None
     created_at: Moment
     finished_at: Moment | None
+    digest_id: int | None = Field(
+        description="A low-priority notification: the digest that carries (or will carry) it."
+    )
 
 
 def endpoint_out(view: service.EndpointView) -> EndpointOut:
@@ -126,6 +136,7 @@ def endpoint_out(view: service.EndpointView) -> EndpointOut:
             min_tlp=None if f.min_tlp is None else f.min_tlp.value,
             max_tlp=None if f.max_tlp is None else f.max_tlp.value,
         ),
+        digest=view.digest,
         active=view.active,
         created_by=view.created_by,
         created_at=view.created_at,
@@ -163,6 +174,7 @@ def create_endpoint(body: EndpointIn, principal: PrincipalDep, rt: RuntimeDep) -
         user=body.user,
         language=body.language,
         filters=body.filters.parsed(),
+        digest=body.digest,
     )
     view, secret = service.create_endpoint(rt.database, principal, rt.key.secret, spec)
     return EndpointCreated(**endpoint_out(view).model_dump(), secret=secret)
@@ -183,8 +195,8 @@ def list_deliveries(
     principal: PrincipalDep,
     rt: RuntimeDep,
     state: Annotated[
-        Literal["pending", "delivered", "dead", "dropped", "any"],
-        Query(description="`dead` (default): the dead-letter list."),
+        Literal["pending", "held", "delivered", "dead", "dropped", "any"],
+        Query(description="`dead` (default): the dead-letter list; `held`: waiting for a digest."),
     ] = "dead",
     organisation: Annotated[
         str | None, Query(pattern=SLUG_PATTERN, description="Only this organisation.")
@@ -212,6 +224,7 @@ def list_deliveries(
 def retry_delivery(
     principal: PrincipalDep, rt: RuntimeDep, delivery_id: Annotated[int, DeliveryId]
 ) -> DeliveryOut:
-    """Give a dead delivery a fresh budget of attempts, starting now."""
+    """Give a dead delivery a fresh budget of attempts, starting now (one carried by a digest:
+    the digest, with its other dead items)."""
     budget = NotifySettings.load().attempts
     return delivery_out(service.retry_delivery(rt.database, principal, delivery_id, budget))

@@ -1,5 +1,7 @@
 """Counter-measure packages: draft, edit, review and publish (two people), revise, withdraw;
-recipients read, acknowledge, and fetch the CSAF advisory or the STIX bundle.
+recipients read, acknowledge, and fetch the CSAF advisory or the STIX bundle; the reports a
+package requires are listed with their clocks and filed by the recipient operators' members
+(``sakimori.services.package_followup``).
 
 Roles, tenancy and TLP are decided in ``sakimori.services.access``; a package the caller may
 not read answers 404, as one that does not exist.
@@ -7,7 +9,7 @@ not read answers 404, as one that does not exist.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
@@ -17,7 +19,8 @@ from pydantic import Field, StringConstraints
 from sakimori.api.deps import PrincipalDep, RuntimeDep
 from sakimori.api.problems import responses
 from sakimori.api.schemas import Moment, Request, Response
-from sakimori.services import access
+from sakimori.services import access, package_followup
+from sakimori.services.package_followup import ReportView
 from sakimori.services.packages import PackageView, RecipientView
 
 router = APIRouter(prefix="/v1/packages", tags=["packages"])
@@ -26,6 +29,8 @@ PackageId = Path(ge=1, le=2**31 - 1, description="The package's id.")
 _Short = Annotated[str, StringConstraints(max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$")]
 _Long = Annotated[str, StringConstraints(max_length=100_000, pattern=r"^[^\x00]*$")]
 _Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$")]
+ReportKind = Literal["early_warning", "notification", "final"]
+_FormText = Annotated[str, StringConstraints(max_length=5_000, pattern=r"^[^\x00]*$")]
 
 
 class AudienceIn(Request):
@@ -77,6 +82,17 @@ class ContentIn(Request):
     detection_rules: list[RuleIn] = Field(default_factory=list, max_length=100)
     deadlines: list[DeadlineIn] = Field(default_factory=list, max_length=500)
     references: list[ReferenceIn] = Field(default_factory=list, max_length=200)
+    acknowledge_within_hours: int | None = Field(
+        None,
+        ge=1,
+        le=24 * 366,
+        description="Hours recipients have to acknowledge (absent: the instance's default).",
+    )
+    reports: list[ReportKind] = Field(
+        default_factory=list,
+        max_length=3,
+        description="The reports each recipient operator must file, each with its clock.",
+    )
 
     def plain(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -128,6 +144,51 @@ class RecipientOut(Response):
     read_by: str | None
     acknowledged_at: Moment | None
     acknowledged_by: str | None
+    reminded_at: Moment | None = Field(description="When the acknowledgement reminder went out.")
+    escalated_at: Moment | None = Field(
+        description="When it was escalated to its admins and the coordinator."
+    )
+    findings_open: int = Field(
+        description="Remediation progress: its findings of the package's vulnerabilities, open."
+    )
+    findings_closed: int = Field(description="… and those closed (fixed, mitigated, …).")
+
+
+class ReportIn(Request):
+    """A report's form: each text at most 5,000 characters."""
+
+    summary: _FormText = Field(description="What happened (required).")
+    impact: _FormText = ""
+    exploitation_observed: bool = False
+    measures: _FormText = Field("", description="The measures taken.")
+
+
+class ReportOut(Response):
+    organisation: str
+    kind: ReportKind
+    started_at: Moment = Field(description="When the clock started (the requirement arrived).")
+    due_at: Moment
+    overdue: bool
+    filed_at: Moment | None
+    filed_by: str | None
+    body: dict[str, Any] = Field(description="The form as filed (empty until filed).")
+    reminded_at: Moment | None
+    escalated_at: Moment | None
+
+
+def report_out(view: ReportView, now: datetime) -> ReportOut:
+    return ReportOut(
+        organisation=view.organisation,
+        kind=view.kind,  # type: ignore[arg-type]
+        started_at=view.started_at,
+        due_at=view.due_at,
+        overdue=view.clock.overdue(now),
+        filed_at=view.filed_at,
+        filed_by=view.filed_by,
+        body=view.body,
+        reminded_at=view.reminded_at,
+        escalated_at=view.escalated_at,
+    )
 
 
 def package_out(view: PackageView) -> PackageOut:
@@ -169,6 +230,10 @@ def recipient_out(view: RecipientView) -> RecipientOut:
         read_by=view.read_by,
         acknowledged_at=view.acknowledged_at,
         acknowledged_by=view.acknowledged_by,
+        reminded_at=view.reminded_at,
+        escalated_at=view.escalated_at,
+        findings_open=view.findings_open,
+        findings_closed=view.findings_closed,
     )
 
 
@@ -279,3 +344,36 @@ def stix(
         access.package_stix(rt.database, principal, package_id),
         media_type="application/stix+json;version=2.1",
     )
+
+
+@router.get("/{package_id}/reports", response_model=list[ReportOut], responses=responses(403, 404))
+def reports(
+    principal: PrincipalDep, rt: RuntimeDep, package_id: Annotated[int, PackageId]
+) -> list[ReportOut]:
+    """The reports the package requires, with their clocks: staff see every recipient's, a
+    recipient its own organisation's."""
+    now = datetime.now(UTC)
+    return [
+        report_out(v, now) for v in package_followup.reports(rt.database, principal, package_id)
+    ]
+
+
+@router.post(
+    "/{package_id}/reports/{kind}",
+    response_model=ReportOut,
+    status_code=201,
+    responses=responses(400, 403, 404, 409, 413),
+)
+def file_report(
+    body: ReportIn,
+    principal: PrincipalDep,
+    rt: RuntimeDep,
+    package_id: Annotated[int, PackageId],
+    kind: Annotated[ReportKind, Path(description="early_warning, notification or final.")],
+) -> ReportOut:
+    """File one of the reports the package requires of the caller's organisation (members of
+    a recipient operator or agency); a report is filed once (409 after)."""
+    view = package_followup.file_report(
+        rt.database, principal, package_id, kind, body.model_dump(mode="json")
+    )
+    return report_out(view, datetime.now(UTC))

@@ -31,7 +31,8 @@ from sakimori.errors import (
     SakimoriError,
 )
 from sakimori.packages import taxii
-from sakimori.services import access
+from sakimori.services import access, taxii_pull
+from sakimori.services import packages as packages_service
 from sakimori.services.packages import stix_time
 
 log = logging.getLogger(__name__)
@@ -133,14 +134,16 @@ def api_root(principal: PrincipalDep) -> Response:
 
 
 @router.get("/api/collections/", response_class=Response, responses=_DOC)
-def collections(principal: PrincipalDep) -> Response:
-    """The collections the caller may read or write."""
-    return taxii_response({"collections": access.taxii_collections(principal)})
+def collections(principal: PrincipalDep, rt: RuntimeDep) -> Response:
+    """The collections the caller may read or write (staff: also those pulled from partners)."""
+    return taxii_response({"collections": taxii_pull.collections(rt.database, principal)})
 
 
 @router.get("/api/collections/{collection_id}/", response_class=Response, responses=_DOC)
-def collection(principal: PrincipalDep, collection_id: Annotated[str, CollectionId]) -> Response:
-    found = access.taxii_collection(principal, collection_id)
+def collection(
+    principal: PrincipalDep, rt: RuntimeDep, collection_id: Annotated[str, CollectionId]
+) -> Response:
+    found = taxii_pull.collection(rt.database, principal, collection_id)
     return taxii_response(found.resource(principal.role.value))
 
 
@@ -153,18 +156,20 @@ def _page_headers(page: taxii.Page) -> dict[str, str]:
     }
 
 
-def _envelope(page: taxii.Page) -> dict[str, Any]:
-    body: dict[str, Any] = {"more": page.more}
+def _envelope(page: taxii.Page) -> bytes:
+    """The envelope's JSON; stored objects are spliced in as the database holds them."""
+    head: dict[str, Any] = {"more": page.more}
     if page.next is not None:
-        body["next"] = page.next
-    if page.records:
-        body["objects"] = [r.object for r in page.records]
-    return body
+        head["next"] = page.next
+    if not page.records:
+        return orjson.dumps(head)
+    parts = [r.raw if isinstance(r, taxii.Stored) else orjson.dumps(r.object) for r in page.records]
+    return orjson.dumps(head)[:-1] + b',"objects":[' + b",".join(parts) + b"]}"
 
 
 AddedAfter = Annotated[str | None, Query(max_length=40, pattern=r"^[0-9T:.+Z-]+$")]
 Limit = Annotated[int | None, Query(ge=1, le=10_000)]
-Next = Annotated[str | None, Query(max_length=20)]
+Next = Annotated[str | None, Query(max_length=40)]
 MatchId = Annotated[str | None, Query(alias="match[id]", max_length=4000)]
 MatchType = Annotated[str | None, Query(alias="match[type]", max_length=1000)]
 MatchVersion = Annotated[str | None, Query(alias="match[version]", max_length=1000)]
@@ -196,9 +201,21 @@ Filters = Annotated[taxii.Query, Depends(_filters)]
 
 
 def _select(
-    rt: Runtime, principal: access.Principal, collection_id: str, q: taxii.Query
+    rt: Runtime,
+    principal: access.Principal,
+    collection_id: str,
+    q: taxii.Query,
+    *,
+    versions_default_all: bool = False,
 ) -> taxii.Page:
-    return taxii.select(access.taxii_records(rt.database, principal, collection_id), q)
+    """A stored collection is paged by the database; a package collection is rendered."""
+    found = taxii_pull.collection(rt.database, principal, collection_id)
+    if found.tlp is None:
+        return packages_service.stored_page(
+            rt.database, found.id, q, versions_default_all=versions_default_all
+        )
+    records = access.taxii_records(rt.database, principal, collection_id)
+    return taxii.select(records, q, versions_default_all=versions_default_all)
 
 
 @router.get("/api/collections/{collection_id}/objects/", response_class=Response, responses=_DOC)
@@ -209,7 +226,7 @@ def get_objects(
     q: Filters,
 ) -> Response:
     page = _select(rt, principal, collection_id, q)
-    return taxii_response(_envelope(page), headers=_page_headers(page))
+    return Response(_envelope(page), media_type=taxii.MEDIA_TYPE, headers=_page_headers(page))
 
 
 @router.post(
@@ -232,7 +249,7 @@ async def add_objects(
 ) -> Response:
     """Add the objects of an envelope; the answer is the (complete) status resource. Invalid
     objects are failures in the status; a body that is not an envelope adds nothing."""
-    access.taxii_collection(principal, collection_id, write=True)
+    taxii_pull.collection(rt.database, principal, collection_id, write=True)
     content_type = request.headers.get("content-type", "").replace(" ", "").lower()
     if not content_type.startswith("application/taxii+json"):
         return error(415, "Unsupported media type", f"send the envelope as {taxii.MEDIA_TYPE}")
@@ -280,9 +297,9 @@ def get_object(
 ) -> Response:
     q = _filters(added_after, limit, next, object_id, None, match_version, match_spec_version)
     page = _select(rt, principal, collection_id, q)
-    if not page.records and q.next == 0:
+    if not page.records and q.first_page:
         raise NotFound(f"no object {object_id} in this collection")
-    return taxii_response(_envelope(page), headers=_page_headers(page))
+    return Response(_envelope(page), media_type=taxii.MEDIA_TYPE, headers=_page_headers(page))
 
 
 @router.get(
@@ -302,7 +319,7 @@ def get_versions(
 ) -> Response:
     q = _filters(added_after, limit, next, object_id, None, "all", match_spec_version)
     page = _select(rt, principal, collection_id, q)
-    if not page.records and q.next == 0:
+    if not page.records and q.first_page:
         raise NotFound(f"no object {object_id} in this collection")
     body: dict[str, Any] = {"more": page.more, "versions": [r.version for r in page.records]}
     if page.next is not None:
