@@ -356,6 +356,10 @@ def package_content() -> dict[str, object]:
                 "vulnerability": PACKAGE_VULNERABILITY,
             }
         ],
+        # The banks acknowledge within two days and report whether they were attacked: an
+        # early warning, then the notification (their clocks count down on the package page).
+        "acknowledge_within_hours": 48,
+        "reports": ["early_warning", "notification"],
         "references": [
             {
                 "url": "https://www.djangoproject.com/weblog/2022/apr/11/security-releases/",
