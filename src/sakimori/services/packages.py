@@ -42,7 +42,7 @@ from sakimori.model.ecosystem import normalize_name, parse_purl
 from sakimori.packages import csaf, stix, targeting, taxii
 from sakimori.packages import lifecycle as lc
 from sakimori.packages.model import Content, Product, Receipt, Tlp, may_read
-from sakimori.store import models
+from sakimori.store import models, taxii_order
 from sakimori.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -852,6 +852,7 @@ def stored_page(
         .limit(q.limit + 1)
     )
     with db.transaction() as session:
+        taxii_order.before_reading(session, collection)
         rows = session.execute(statement).all()
     records = [
         taxii.Stored(_aware(added), ident, version, data.encode(), number)
@@ -873,11 +874,14 @@ def _optional_aware(moment: datetime | None) -> datetime | None:
 
 def add_objects(db: Database, collection: str, objects: list[Any], user: str) -> dict[str, Any]:
     """Add the objects of a TAXII envelope; each is parsed with ``stix2`` and refused (as a
-    failure in the status) when invalid, TLP:RED or already held in that version."""
-    now = _now()
+    failure in the status) when invalid, TLP:RED or already held in that version. The objects'
+    date added is read under the collection's lock (``store.taxii_order``), so no reader pages
+    past them before they commit."""
     successes: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     with db.transaction() as session:
+        taxii_order.before_stamping(session, collection)
+        now = _now()
         for item in objects:
             checked, message = stix.check(item)
             ident = str(item.get("id", "")) if isinstance(item, dict) else ""

@@ -49,7 +49,7 @@ from sakimori.packages import stix, taxii
 from sakimori.packages.model import Tlp
 from sakimori.packages.taxii_client import PartnerCollection, PartnerPage, check_url
 from sakimori.services import access
-from sakimori.store import models
+from sakimori.store import models, taxii_order
 from sakimori.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -308,6 +308,7 @@ def _store(
             )
         ):
             held.update({(ident, version), (ident, "")})
+    taxii_order.before_stamping(session, collection)
     now = _now()
     stored = 0
     seen: set[tuple[str, str]] = set()
