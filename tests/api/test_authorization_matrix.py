@@ -26,7 +26,7 @@ from sakimori.api import create_app
 from sakimori.api.app import route_table
 from sakimori.packages.model import Content
 from sakimori.packages.taxii import BY_ID as TAXII_COLLECTIONS
-from sakimori.services import identity
+from sakimori.services import identity, taxii_store
 from sakimori.services import packages as package_service
 from sakimori.store import models
 from tests.api import sightings_matrix
@@ -351,9 +351,7 @@ def _shared(world: World) -> dict[str, str]:
         view = package_service.create_draft(world.db, _package_content(MATRIX_PACKAGE), "bunseki")
         package_service.submit(world.db, view.id, "bunseki")
         package_service.approve(world.db, view.id, "kanri")
-        status = package_service.add_objects(
-            world.db, PARTNERS_COLLECTION, [_indicator(1)], "allied"
-        )
+        status = taxii_store.add_objects(world.db, PARTNERS_COLLECTION, [_indicator(1)], "allied")
         found = {
             "package_id": str(view.id),
             "object_id": _indicator(1)["id"],

@@ -20,7 +20,7 @@ from sakimori.packages import stix
 from sakimori.packages.model import Content, Tlp
 from sakimori.packages.taxii import BY_ID, MEDIA_TYPE, query
 from sakimori.packages.taxii import select as select_in_memory
-from sakimori.services import packages
+from sakimori.services import packages, taxii_store
 from sakimori.store import models
 from sakimori.store.db import open_database
 from tests.packages.conftest import Platform, build_platform, content
@@ -292,7 +292,7 @@ def _page_all(db: Any, collection: str, **filters: Any) -> list[tuple[str, str]]
     added: list[Any] = []
     while True:
         q = query(**{**filters, "limit": 2, "next_": following})
-        page = packages.stored_page(db, collection, q)
+        page = taxii_store.stored_page(db, collection, q)
         got.extend((r.id, r.version) for r in page.records)
         added.extend(r.added for r in page.records)
         if not page.more:
@@ -316,9 +316,9 @@ def test_stored_collections_are_paged_in_sql_as_the_rendered_ones_in_memory(
                 for n in range(round_ * 2, 7)
             ]
             objects.append({**_indicator(90 + round_), "type": "indicator"})
-            status = packages.add_objects(db, partners, objects, "allied")
+            status = taxii_store.add_objects(db, partners, objects, "allied")
             assert status["failure_count"] == 0
-        records = packages.stored_records(db, partners)
+        records = taxii_store.stored_records(db, partners)
         last = max(r.added for r in records)
         cases: list[dict[str, Any]] = [
             {},

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sakimori.packages import taxii
-from sakimori.services import packages
+from sakimori.services import taxii_store
 from sakimori.store import models, taxii_order
 from sakimori.store.db import Database, open_database
 from tests.conftest import postgres_database
@@ -63,7 +63,7 @@ def test_a_reader_waits_for_the_object_being_added_and_then_sees_it(db: Database
     pages: list[taxii.Page] = []
 
     def reader() -> None:
-        pages.append(packages.stored_page(db, COLLECTION, taxii.Query()))
+        pages.append(taxii_store.stored_page(db, COLLECTION, taxii.Query()))
 
     adding = threading.Thread(target=writer)
     adding.start()
@@ -85,7 +85,7 @@ def test_a_writer_after_a_reader_stamps_a_later_time(db: Database) -> None:
     """The other half: a writer that starts while a reader reads waits, then stamps after."""
     with db.transaction() as session:
         session.add(_row(1, datetime.now(UTC)))
-    first = packages.stored_page(db, COLLECTION, taxii.Query())
+    first = taxii_store.stored_page(db, COLLECTION, taxii.Query())
     with db.transaction() as session:
         taxii_order.before_reading(session, COLLECTION)
         waited = threading.Event()
@@ -101,5 +101,7 @@ def test_a_writer_after_a_reader_stamps_a_later_time(db: Database) -> None:
         assert not waited.wait(0.5), "the writer did not wait for the reader"
     adding.join(30)
     assert waited.is_set()
-    later = packages.stored_page(db, COLLECTION, taxii.Query(added_after=first.records[-1].added))
+    later = taxii_store.stored_page(
+        db, COLLECTION, taxii.Query(added_after=first.records[-1].added)
+    )
     assert [r.id for r in later.records] == [_row(2, datetime.now(UTC)).object_id]

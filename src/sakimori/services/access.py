@@ -49,7 +49,7 @@ from sakimori.formats.limits import Limits
 from sakimori.formats.vex import VexFormat
 from sakimori.model.lifecycle import Move
 from sakimori.packages.model import RESTRICTED, Content, Tlp
-from sakimori.services import audit, metrics_snapshot, tracking
+from sakimori.services import audit, metrics_snapshot, taxii_store, tracking
 from sakimori.services import findings as findings_service
 from sakimori.services import intel as intel_service
 from sakimori.services import metrics as metrics_service
@@ -838,7 +838,7 @@ def taxii_records(db: Database, principal: Principal, collection_id: str) -> lis
     """Every object version of the collection that the caller may receive."""
     collection = taxii_collection(principal, collection_id)
     if collection.tlp is None:
-        return packages_service.stored_records(db, collection.id)
+        return taxii_store.stored_records(db, collection.id)
     _audit_read(
         db, principal, Action.TAXII_READ, "taxii.collection", collection.id, collection.tlp.value
     )
@@ -860,7 +860,7 @@ def taxii_add(
         principal,
         Action.TAXII_WRITE,
         "taxii.collection",
-        lambda joined: packages_service.add_objects(joined, collection.id, objects, principal.name),
+        lambda joined: taxii_store.add_objects(joined, collection.id, objects, principal.name),
         lambda _: collection.id,
         {"objects": len(objects)},
     )
@@ -868,7 +868,7 @@ def taxii_add(
 
 def taxii_status(db: Database, principal: Principal, status_id: str) -> dict[str, Any]:
     require(principal, Action.TAXII_READ)
-    return packages_service.get_status(
+    return taxii_store.get_status(
         db, status_id, user=principal.name, staff=principal.sees_everything
     )
 

@@ -31,9 +31,8 @@ from sakimori.errors import (
     SakimoriError,
 )
 from sakimori.packages import taxii
-from sakimori.services import access, taxii_pull
-from sakimori.services import packages as packages_service
-from sakimori.services.packages import stix_time
+from sakimori.services import access, taxii_pull, taxii_store
+from sakimori.services.taxii_store import stix_time
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +210,7 @@ def _select(
     """A stored collection is paged by the database; a package collection is rendered."""
     found = taxii_pull.collection(rt.database, principal, collection_id)
     if found.tlp is None:
-        return packages_service.stored_page(
+        return taxii_store.stored_page(
             rt.database, found.id, q, versions_default_all=versions_default_all
         )
     records = access.taxii_records(rt.database, principal, collection_id)
