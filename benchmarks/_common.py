@@ -217,6 +217,16 @@ def postgres_database(prefix: str = "sakimori_bench") -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def platform_app() -> Any:
+    """The uvicorn factory the load benchmarks start (``--factory _common:platform_app``, with
+    this folder on ``PYTHONPATH``): the app ``sakimori serve`` runs, configured from the
+    environment."""
+    from sakimori.api import create_app
+    from sakimori.config import Settings
+
+    return create_app(Settings.load())
+
+
 def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 

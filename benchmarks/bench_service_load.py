@@ -14,7 +14,7 @@ Into a fresh, uniquely named PostgreSQL database (dropped afterwards):
   the sign-in form) and a member user of one organisation (API token), made as the tests make
   them (``identity.create_user`` / ``create_token``).
 
-Then the real server — uvicorn on the application factory (:func:`server_app`, the app
+Then the real server — uvicorn on the application factory (``_common.platform_app``, the app
 ``sakimori serve`` runs) with ``--server-workers`` processes, on 127.0.0.1 — and one ``sakimori
 worker`` (``SAKIMORI_JOBS=postgres``, running the refreshes uploads ask for) are started, and
 **Locust** (from PyPI, pinned in ``pyproject.toml``'s ``bench`` extra) sends load:
@@ -112,15 +112,6 @@ PAGE = 50
 ANALYST, MEMBER = "bunseki", "bench-member"
 PASSWORD = "bench password, not a secret"
 CSRF = re.compile(r'name="csrf" value="([^"]*)"')
-
-
-def server_app() -> Any:
-    """The application factory uvicorn runs (``--factory``): the app of ``sakimori serve``,
-    configured from the environment."""
-    from sakimori.api import create_app
-    from sakimori.config import Settings
-
-    return create_app(Settings.load())
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -671,7 +662,7 @@ def measure(
     work.mkdir()
     server = [
         str(VENV_BIN / "uvicorn"),
-        "--factory", "bench_service_load:server_app",
+        "--factory", "_common:platform_app",
         "--host", "127.0.0.1",
         "--port", str(port),
         "--workers", str(args.server_workers),

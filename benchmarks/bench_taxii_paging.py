@@ -18,8 +18,8 @@ the TAXII envelope.
 Run: ``.venv/bin/python benchmarks/bench_taxii_paging.py [--objects 100000] [--runs 3]
 [--limit 1000] [--max-pages 0]``; ``--max-pages`` stops each pass early (objects/s is then
 over the pages read; for a server too slow to finish a pass in reasonable time). Needs
-PostgreSQL at ``SAKIMORI_TEST_POSTGRES_URL`` (default
-``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); writes
+PostgreSQL at ``SAKIMORI_BENCH_POSTGRES`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``, as the other benchmarks); writes
 ``benchmarks/results/taxii_paging.json``.
 """
 
@@ -42,37 +42,20 @@ from typing import Any
 
 import httpx
 
-from _common import fmt, load_note, machine, print_targets, stats, table, target, write_result
-
-ADMIN_URL = os.environ.get(
-    "SAKIMORI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from _common import (
+    fmt,
+    load_note,
+    machine,
+    postgres_database,
+    print_targets,
+    stats,
+    table,
+    target,
+    write_result,
 )
+
 MEDIA_TYPE = "application/taxii+json;version=2.1"
 PER_ENVELOPE = 1000
-
-
-def make_app() -> Any:
-    """The uvicorn factory (``--factory bench_taxii_paging:make_app``): the platform app."""
-    from sakimori.api import create_app
-    from sakimori.config import Settings
-
-    return create_app(Settings.load())
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"sakimori_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _indicator(n: int, moment: str) -> dict[str, Any]:
@@ -159,7 +142,7 @@ def server(url: str, home: Path) -> Iterator[str]:
     }
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "uvicorn", "--factory", "bench_taxii_paging:make_app",
+            sys.executable, "-m", "uvicorn", "--factory", "_common:platform_app",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
             "--no-access-log", "--log-level", "warning", "--no-server-header",
         ],
@@ -255,7 +238,10 @@ def main() -> None:
     parser.add_argument("--max-pages", type=int, default=0)
     args = parser.parse_args()
     info = machine()
-    with tempfile.TemporaryDirectory(prefix="sakimori-taxii-") as folder, database() as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="sakimori-taxii-") as folder,
+        postgres_database("sakimori_bench_taxii") as url,
+    ):
         home = Path(folder)
         started = time.perf_counter()
         collection, token = populate(url, home, args.objects)

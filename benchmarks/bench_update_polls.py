@@ -21,8 +21,8 @@ the server: the figures are what the server does with half the machine's time sh
 load generator. Baseline in the same run: ``GET /healthz`` (no token, no file), same load.
 
 Run: ``.venv/bin/python benchmarks/bench_update_polls.py [--runs 3] [--seconds 10]
-[--workers 2] [--connections 200]``; needs PostgreSQL at ``SAKIMORI_TEST_POSTGRES_URL``
-(default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) and ``wrk`` on the PATH;
+[--workers 2] [--connections 200]``; needs PostgreSQL at ``SAKIMORI_BENCH_POSTGRES``
+(default ``postgresql://postgres@127.0.0.1:5432/postgres``) and ``wrk`` on the PATH;
 writes ``benchmarks/results/update_polls.json``.
 """
 
@@ -40,20 +40,24 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from _common import fmt, machine, print_targets, stats, table, target, write_result
-
-ADMIN_URL = os.environ.get(
-    "SAKIMORI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from _common import (
+    fmt,
+    machine,
+    postgres_database,
+    print_targets,
+    stats,
+    table,
+    target,
+    write_result,
 )
+
 VENDOR = "acme"
 TIMESTAMP = f"/v1/updates/{VENDOR}/metadata/timestamp.json"
 
@@ -124,30 +128,6 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(99)))
 end
 """
-
-
-def make_app() -> Any:
-    """The uvicorn factory (``--factory bench_update_polls:make_app``): the platform app."""
-    from sakimori.api import create_app
-    from sakimori.config import Settings
-
-    return create_app(Settings.load())
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"sakimori_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def populate(url: str, home: Path, operators: int) -> tuple[list[str], str]:
@@ -279,7 +259,7 @@ def server(url: str, home: Path, workers: int) -> Iterator[str]:
     }
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "uvicorn", "--factory", "bench_update_polls:make_app",
+            sys.executable, "-m", "uvicorn", "--factory", "_common:platform_app",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
             "--no-access-log", "--log-level", "warning", "--no-server-header",
         ],
@@ -333,7 +313,10 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("needs wrk on the PATH (Debian: apt-get install wrk)")
-    with tempfile.TemporaryDirectory(prefix="sakimori-polls-") as folder, database() as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="sakimori-polls-") as folder,
+        postgres_database("sakimori_bench_polls") as url,
+    ):
         home = Path(folder)
         started = time.perf_counter()
         tokens, staff = populate(url, home, args.operators)
