@@ -26,7 +26,7 @@ from typing import Any, Final
 import orjson
 
 from sakimori.errors import InvalidInput, LimitExceeded
-from sakimori.packages.model import REPORT_KINDS
+from sakimori.packages.model import REPORT_KINDS, checked_text
 
 #: The part of a report's clock left when its reminder goes out.
 REMIND_AT_REMAINING: Final = 0.25
@@ -188,16 +188,7 @@ def report_form(value: Mapping[str, Any]) -> dict[str, Any]:
         raise LimitExceeded(f"a report may hold at most {MAX_FORM_BYTES:,} bytes, not {size:,}")
     form: dict[str, Any] = {}
     for name, limit in FORM_TEXTS.items():
-        found = value.get(name, "")
-        if found is None:
-            found = ""
-        if not isinstance(found, str):
-            raise InvalidInput(f"report field {name!r} must be text")
-        if "\x00" in found:
-            raise InvalidInput(f"report field {name!r} contains a NUL character")
-        if len(found) > limit:
-            raise InvalidInput(f"report field {name!r} is longer than {limit:,} characters")
-        form[name] = found.strip()
+        form[name] = checked_text(value, name, limit, "report").strip()
     if not form["summary"]:
         raise InvalidInput("a report needs a summary", hint="say what happened, in a few lines")
     observed = value.get("exploitation_observed", False)

@@ -272,16 +272,23 @@ def _fields(item: Any) -> dict[str, Any]:
     return {name: getattr(item, name) for name in item.__slots__}
 
 
-def _text(value: Mapping[str, Any], key: str, limit: int, *, required: bool = False) -> str:
+def checked_text(value: Mapping[str, Any], key: str, limit: int, what: str) -> str:
+    """Field ``key`` of a ``what`` (a package, a report) as text: absent or null is empty;
+    anything else than text, a NUL character or more than ``limit`` characters is refused."""
     found = value.get(key, "")
     if found is None:
         found = ""
     if not isinstance(found, str):
-        raise InvalidInput(f"package field {key!r} must be text")
+        raise InvalidInput(f"{what} field {key!r} must be text")
     if "\x00" in found:
-        raise InvalidInput(f"package field {key!r} contains a NUL character")
+        raise InvalidInput(f"{what} field {key!r} contains a NUL character")
     if len(found) > limit:
-        raise InvalidInput(f"package field {key!r} is longer than {limit:,} characters")
+        raise InvalidInput(f"{what} field {key!r} is longer than {limit:,} characters")
+    return found
+
+
+def _text(value: Mapping[str, Any], key: str, limit: int, *, required: bool = False) -> str:
+    found = checked_text(value, key, limit, "package")
     if required and not found.strip():
         raise InvalidInput(f"package field {key!r} is required")
     return found.strip() if limit <= 300 else found
