@@ -227,6 +227,58 @@ def platform_app() -> Any:
     return create_app(Settings.load())
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def platform_server(url: str, home: Path, workers: int = 1) -> Iterator[str]:
+    """The platform (:func:`platform_app`) under uvicorn with ``workers`` processes on a free
+    port of 127.0.0.1, on database ``url`` and home ``home``; its base URL once it answers
+    ``/healthz``. Stopped afterwards."""
+    import subprocess
+
+    import httpx
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "SAKIMORI_HOME": str(home),
+        "SAKIMORI_DATABASE_URL": url,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "uvicorn", "--factory", "_common:platform_app",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--no-access-log", "--log-level", "warning", "--no-server-header",
+        ],
+        env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("the server did not come up")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 

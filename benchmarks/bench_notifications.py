@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, SAKIMORI, fmt, machine, print_targets, stats, table, target, write_result
+from _common import (
+    ROOT,
+    SAKIMORI,
+    fmt,
+    free_port,
+    machine,
+    print_targets,
+    stats,
+    table,
+    target,
+    write_result,
+)
 
 ADMIN_URL = os.environ.get(
     "SAKIMORI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -138,13 +148,6 @@ def fresh_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def populate(db: Any, home: Path, organisations: int, sink: str) -> None:

@@ -71,7 +71,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -87,6 +86,7 @@ import psycopg
 from _common import (
     DATA,
     ROOT,
+    free_port,
     load_note,
     machine,
     postgres_database,
@@ -210,12 +210,6 @@ def sbom_of(components: int) -> bytes:
 
 
 # -- the server -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -27,15 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +40,7 @@ from _common import (
     fmt,
     load_note,
     machine,
+    platform_server,
     postgres_database,
     print_targets,
     stats,
@@ -120,49 +115,6 @@ def populate(url: str, home: Path, count: int) -> tuple[str, str]:
         session.execute(text("ANALYZE taxii_object"))
     db.dispose()
     return collection, token
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def server(url: str, home: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SAKIMORI_HOME": str(home),
-        "SAKIMORI_DATABASE_URL": url,
-        "PYTHONPATH": os.pathsep.join(
-            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
-        ),
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "uvicorn", "--factory", "_common:platform_app",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            "--no-access-log", "--log-level", "warning", "--no-server-header",
-        ],
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("the server did not come up")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def pass_httpx(url: str, token: str, limit: int, max_pages: int) -> tuple[float, int, int]:
@@ -252,7 +204,7 @@ def main() -> None:
             "taxii2-client": [],
             "postgres": [],
         }
-        with server(url, home) as base:
+        with platform_server(url, home) as base:
             url_of = f"{base}/taxii2/api/collections/{collection}/"
             pass_httpx(url_of, token, args.limit, 2)  # warm: connections, token cache
             for _ in range(args.runs):

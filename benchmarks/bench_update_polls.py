@@ -34,14 +34,10 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,6 +46,7 @@ import httpx
 from _common import (
     fmt,
     machine,
+    platform_server,
     postgres_database,
     print_targets,
     stats,
@@ -239,49 +236,6 @@ def populate(url: str, home: Path, operators: int) -> tuple[list[str], str]:
     return tokens, staff
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def server(url: str, home: Path, workers: int) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SAKIMORI_HOME": str(home),
-        "SAKIMORI_DATABASE_URL": url,
-        "PYTHONPATH": os.pathsep.join(
-            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
-        ),
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "uvicorn", "--factory", "_common:platform_app",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--no-access-log", "--log-level", "warning", "--no-server-header",
-        ],
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("the server did not come up")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def run_wrk(
     base: str, path: str, script: Path, seconds: int, connections: int, env: dict[str, str]
 ) -> dict[str, float]:
@@ -330,7 +284,7 @@ def main() -> None:
         env = {"BENCH_TOKENS": str(token_file)}
         polls: list[dict[str, float]] = []
         baseline: list[dict[str, float]] = []
-        with server(url, home, args.workers) as base:
+        with platform_server(url, home, args.workers) as base:
             stop = threading.Event()
 
             def refresher() -> None:
