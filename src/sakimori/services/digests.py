@@ -37,7 +37,6 @@ from sqlalchemy.orm import Session
 from sakimori.errors import Conflict
 from sakimori.jobs import interface as jobs
 from sakimori.notify import backoff, digest, message
-from sakimori.notify.channels import Destination
 from sakimori.notify.settings import NotifySettings
 from sakimori.packages.model import Receipt
 from sakimori.services import notifications as service
@@ -154,13 +153,7 @@ def run_digest(
         log.info("digest %d dropped: no item is still entitled", digest_id)
         return service.DROPPED
     gathered = digest.Digest(slug, row.idempotency_key, tuple(notice for _, notice in sent))
-    destination = Destination(
-        endpoint.kind,
-        endpoint.target,
-        endpoint.organisation_id,
-        endpoint.language,
-        endpoint.sealed_secret,
-    )
+    destination = service.destination_of(endpoint)
     outcome = worker.channels.send_digest(destination, gathered, moment)
     row.attempts, row.last_status, row.last_error = attempt, outcome.status, outcome.error
     if outcome.ok:

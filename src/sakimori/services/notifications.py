@@ -464,13 +464,7 @@ def _attempt(
         log.info("delivery %d dropped: %s", row.id, refusal)
         return DROPPED
     notice = notice_of(row, content, slug, worker)
-    destination = Destination(
-        endpoint.kind,
-        endpoint.target,
-        endpoint.organisation_id,
-        endpoint.language,
-        endpoint.sealed_secret,
-    )
+    destination = destination_of(endpoint)
     outcome = worker.channels.send(destination, notice, moment)
     row.attempts, row.last_status = attempt, outcome.status
     if outcome.ok:
@@ -498,6 +492,17 @@ def _attempt(
 def _enqueue_next(session: Session, delivery_id: int, attempt: int, when: datetime) -> None:
     enqueue_attempt(
         session, {"delivery": delivery_id, "attempt": attempt}, job_key(delivery_id, attempt), when
+    )
+
+
+def destination_of(endpoint: models.NotifyEndpointRow) -> Destination:
+    """Where and how an endpoint is reached (its secret still sealed)."""
+    return Destination(
+        endpoint.kind,
+        endpoint.target,
+        endpoint.organisation_id,
+        endpoint.language,
+        endpoint.sealed_secret,
     )
 
 
