@@ -49,6 +49,7 @@ from sakimori.packages import stix, taxii
 from sakimori.packages.model import Tlp
 from sakimori.packages.taxii_client import PartnerCollection, PartnerPage, check_url
 from sakimori.services import access
+from sakimori.services.taxii_store import object_row, stix_time
 from sakimori.store import models, taxii_order
 from sakimori.store.db import Database
 
@@ -256,8 +257,7 @@ def _request_after(cursor: str | None) -> str | None:
     """The ``added_after`` asked for: the cursor moved back by one microsecond."""
     if cursor is None:
         return None
-    moment = taxii.parse_timestamp(cursor, "the stored cursor") - _MICRO
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stix_time(taxii.parse_timestamp(cursor, "the stored cursor") - _MICRO)
 
 
 @contextmanager
@@ -317,19 +317,8 @@ def _store(
         if key in held or key in seen:
             continue
         seen.add(key)
-        version = stated or now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        session.add(
-            row(
-                collection=collection,
-                object_id=item["id"],
-                object_type=item["type"],
-                version=version,
-                spec_version=str(item.get("spec_version", "2.1")),
-                added_at=now,
-                added_by=f"taxii:{name}",
-                data=item,
-            )
-        )
+        version = stated or stix_time(now)
+        session.add(object_row(collection, item, version, now, f"taxii:{name}"))
         stored += 1
     return stored, len(taken) - stored
 

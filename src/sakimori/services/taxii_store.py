@@ -123,18 +123,7 @@ def add_objects(db: Database, collection: str, objects: list[Any], user: str) ->
             if exists is not None:
                 failures.append({**entry, "message": "this version is already in the collection"})
                 continue
-            session.add(
-                models.TaxiiObjectRow(
-                    collection=collection,
-                    object_id=checked["id"],
-                    object_type=checked["type"],
-                    version=version,
-                    spec_version=str(checked.get("spec_version", "2.1")),
-                    added_at=now,
-                    added_by=user,
-                    data=checked,
-                )
-            )
+            session.add(object_row(collection, checked, version, now, user))
             session.flush()
             successes.append(entry)
         status_id = str(uuid.uuid4())
@@ -145,6 +134,23 @@ def add_objects(db: Database, collection: str, objects: list[Any], user: str) ->
             )
         )
     return _status(status_id, now, detail)
+
+
+def object_row(
+    collection: str, item: dict[str, Any], version: str, added: datetime, by: str
+) -> models.TaxiiObjectRow:
+    """The stored form of one checked STIX object version (stamp ``added`` under the
+    collection's lock: ``store.taxii_order``)."""
+    return models.TaxiiObjectRow(
+        collection=collection,
+        object_id=item["id"],
+        object_type=item["type"],
+        version=version,
+        spec_version=str(item.get("spec_version", "2.1")),
+        added_at=added,
+        added_by=by,
+        data=item,
+    )
 
 
 def get_status(db: Database, status_id: str, *, user: str, staff: bool) -> dict[str, Any]:
