@@ -224,7 +224,7 @@ def platform_app() -> Any:
     from sakimori.api import create_app
     from sakimori.config import Settings
 
-    return create_app(Settings.load())
+    return create_app(Settings.load(), serving=True)
 
 
 def free_port() -> int:

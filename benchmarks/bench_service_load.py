@@ -680,7 +680,9 @@ def measure(
             "page": PAGE,
             "pacing": args.pacing,
         }
-        load(base, config, min(args.rate, 50.0), 5.0, work)  # warm the processes up
+        # Warm the processes up: past their first heap.WARM_REQUESTS requests each, when the
+        # heap is frozen once more (one pause a process's life; sakimori.api.heap).
+        load(base, config, min(args.rate, 100.0), 15.0, work)
         runs = []
         for number in range(args.runs):
             result = load(base, config, args.rate, args.seconds, work, process.pid)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from sakimori.config import Settings
 from sakimori.formats.limits import Limits
@@ -222,3 +222,28 @@ def test_a_large_platform_without_a_snapshot_makes_one_on_first_read(
     assert found == report(db, now=now, sector="water")
     with db.transaction() as session:
         assert metrics_snapshot.latest(session) is not None
+
+
+def test_a_large_platform_reads_its_newest_snapshot_once_a_second(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics_snapshot, "DIRECT_LIMIT", 0)
+    monkeypatch.setattr(metrics_snapshot, "LATEST_TTL", 60.0)  # no test is that slow
+    first = refreshed(db, T0 + timedelta(days=40))
+    statements: list[str] = []
+    listen = event.listens_for(db.engine, "before_cursor_execute")
+    listen(lambda _c, _cur, statement, *_rest: statements.append(statement))
+    assert metrics_snapshot.current(db).at == first.at  # reads, then remembers
+    statements.clear()
+    assert metrics_snapshot.current(db).at == first.at
+    assert statements == []  # within LATEST_TTL: no query at all
+    # A refresh committed in this process is read at once ...
+    second = refreshed(db, T0 + timedelta(days=41))
+    assert metrics_snapshot.current(db).at == second.at
+    # ... one committed elsewhere (here: by hand, as another process would) within the TTL.
+    with db.transaction() as session:
+        info = metrics_snapshot.refresh(session, T0 + timedelta(days=42))
+        event.remove(session, "after_commit", metrics_snapshot._forget_latest)
+    assert metrics_snapshot.current(db).at == second.at
+    monkeypatch.setattr(metrics_snapshot, "LATEST_TTL", 0.0)  # as when the TTL has passed
+    assert metrics_snapshot.current(db).at == info.at

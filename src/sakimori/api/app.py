@@ -1,6 +1,8 @@
 """The application factory, and the middleware every response passes through.
 
 ``create_app(settings)`` builds the API; nothing is opened until the first request needs it.
+A server process (``serving=True``: ``sakimori serve``, the load benchmark's processes) also
+keeps its long-lived objects out of the garbage collector's way (:mod:`sakimori.api.heap`).
 Each response carries security headers and an ``X-Request-ID``; each request is logged once
 (method, path, status, time, request id, user) — never a header, a body or a token.
 """
@@ -20,7 +22,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sakimori import __version__, logs, web
-from sakimori.api import problems
+from sakimori.api import heap, problems
 from sakimori.api.deps import Runtime
 from sakimori.api.paths import no_unknown_query
 from sakimori.api.routes import (
@@ -69,10 +71,17 @@ class Guard:
     streaming it.
     """
 
-    def __init__(self, app: ASGIApp, max_body: int, metrics: PlatformMetrics | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body: int,
+        metrics: PlatformMetrics | None = None,
+        warmup: heap.Warmup | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.metrics = metrics
+        self.warmup = warmup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,6 +134,8 @@ class Guard:
                 },
             )
             logs.REQUEST_ID.reset(context)
+            if self.warmup is not None:
+                self.warmup.tick()
 
     def _refusal(self, scope: Scope) -> Any:
         if scope["method"] not in {"POST", "PUT", "PATCH"}:
@@ -196,11 +207,15 @@ def route_table() -> list[tuple[str, str]]:
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
+    """The API with the web interface mounted; ``serving``: in a long-running server process
+    (the heap is frozen at start-up and after warming up, :mod:`sakimori.api.heap`)."""
     runtime = Runtime(settings)
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        if serving:
+            heap.freeze()
         yield
         csaf_provider.close(application)  # its gpg-agent
         runtime.close()
@@ -241,5 +256,6 @@ def create_app(settings: Settings) -> FastAPI:
         Guard,
         max_body=settings.limits.max_bytes + _MULTIPART_OVERHEAD,
         metrics=app.state.metrics,
+        warmup=heap.Warmup() if serving else None,
     )
     return app

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from sakimori.config import Settings
 from sakimori.services.access import Principal
@@ -66,14 +67,28 @@ class Runtime:
         cache when the request is a ``read`` and the cache is on
         (``Settings.token_cache_seconds``), else from the database (:func:`authenticate`).
         API tokens and sessions have caches of their own: one is never taken for the other."""
-        cache = self._read_cache(browser) if read else None
-        found = cache.lookup(self.key, token) if cache is not None else None
+        found = self._cached(token, read=read, browser=browser)
         if found is None:
+            cache = self._read_cache(browser) if read else None
             generation = IDENTITY_CHANGES.value
             found = authenticate(self.database, self.key, token, browser=browser)
             if cache is not None:
                 cache.remember(self.key, token, found, generation=generation)
         return found
+
+    async def verify(self, token: str, *, read: bool, browser: bool = False) -> Principal:
+        """:meth:`verified` for a route: a cache hit is answered on the event loop, and only
+        the database's answer costs a trip to the thread pool."""
+        found = self._cached(token, read=read, browser=browser)
+        if found is None:
+            found = await run_in_threadpool(self.verified, token, read=read, browser=browser)
+        return found
+
+    def _cached(self, token: str, *, read: bool, browser: bool) -> Principal | None:
+        # No file is read here: the key is loaded by the first verification in the pool.
+        cache = self._read_cache(browser) if read else None
+        key = self._key
+        return cache.lookup(key, token) if cache is not None and key is not None else None
 
     def _read_cache(self, browser: bool) -> TokenCache | None:
         if self.settings.token_cache_seconds <= 0:
@@ -98,6 +113,15 @@ def runtime(request: Request) -> Runtime:
     return found
 
 
+# The dependencies below are coroutines although they wait for nothing (or only on a cache
+# miss): FastAPI runs a plain function dependency in its thread pool, and a trip there and back
+# for each of a request's dependencies was a tenth of an API process's CPU under load.
+
+
+async def runtime_dependency(request: Request) -> Runtime:
+    return runtime(request)
+
+
 _bearer = HTTPBearer(
     auto_error=False,
     bearerFormat="skm_<id>_<secret>",
@@ -105,14 +129,14 @@ _bearer = HTTPBearer(
 )
 
 
-def principal(
+async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise Unauthenticated()
     rt = runtime(request)
-    verified = rt.verified(credentials.credentials, read=is_read(request))
+    verified = await rt.verify(credentials.credentials, read=is_read(request))
     found = with_origin(verified, request)
     request.state.user = found.name
     return found
@@ -135,5 +159,5 @@ def with_origin(found: Principal, request: Request) -> Principal:
     )
 
 
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 PrincipalDep = Annotated[Principal, Depends(principal)]

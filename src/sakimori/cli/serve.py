@@ -41,7 +41,7 @@ def serve(
         from sakimori import logs
 
         logs.configure(json_lines=True)
-    app = create_app(config)
+    app = create_app(config, serving=True)
     # The embedded queue runs in this process, on the app's database (woken by its commits);
     # the PostgreSQL queue has `sakimori worker` processes of its own.
     queue = None

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -35,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from sakimori.errors import InvalidInput
 from sakimori.store import models
-from sakimori.store.db import Database
+from sakimori.store.db import Database, joined
 
 if TYPE_CHECKING:  # access imports this module; these names are for annotations only
     from sakimori.services.access import Action, Principal
@@ -328,24 +327,8 @@ def prune(db: Database, key: bytes, before: datetime, now: datetime | None = Non
 
 
 # -- one transaction for a use case and its entry -------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class JoinedDatabase(Database):
-    """A ``Database`` whose every ``transaction()`` is the one open ``session``: a service
-    called with it writes in the caller's transaction, so its write and the audit entry that
-    records it commit together (or not at all)."""
-
-    session: Session | None = None
-
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        assert self.session is not None, "a joined database needs its session"
-        yield self.session
-
-
-def joined(db: Database, session: Session) -> Database:
-    return JoinedDatabase(db.engine, db.sessions, session)
+# A service called with ``joined(db, session)`` (store.db) writes in the caller's transaction, so
+# its write and the audit entry that records it commit together (or not at all).
 
 
 _T = TypeVar("_T")

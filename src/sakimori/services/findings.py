@@ -8,18 +8,19 @@ judged against the state the first left.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import BindParameter, Integer, Select, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from sakimori.errors import NotFound
 from sakimori.model.lifecycle import CLOSED, Move, State, check
 from sakimori.services.organisations import asset as find_asset
-from sakimori.services.organisations import organisation
+from sakimori.services.organisations import organisation, split_ref
 from sakimori.store import models
 from sakimori.store.db import Database, aware
 from sakimori.store.triage_view import finding_triage, triaged
@@ -92,15 +93,22 @@ def _view(row: models.Finding, asset_ref: str, triage: Triage) -> FindingView:
 Triage = tuple[str | None, str | None, datetime | None]
 
 
-def _query(session: Session, filters: Filters) -> Select[*tuple[Any, ...]]:
-    """The listing as plain columns: a page is read by the findings list of every API client
-    and page, so no ORM objects are built and the detail comes in the same join."""
+@functools.cache
+def _statement(
+    by_asset: bool, by_organisation: bool, by_states: bool, open_only: bool, by_vulnerability: bool
+) -> Select[*tuple[Any, ...]]:
+    """The listing for one combination of filters, with the filters' values as parameters.
+
+    Plain columns: a page is read by the findings list of every API client and page, so no ORM
+    objects are built and the detail comes in the same join. Built once per combination (at
+    most 32): building it was a third of the list's CPU.
+    """
     view = triaged()
-    f, detail = models.Finding, models.FindingDetail
+    f, detail, owner = models.Finding, models.FindingDetail, models.Organisation
     query = (
         select(
             f.id,
-            models.Organisation.slug.label("organisation"),
+            owner.slug.label("organisation"),
             models.Asset.slug.label("asset"),
             f.vulnerability,
             detail.aliases,
@@ -119,25 +127,59 @@ def _query(session: Session, filters: Filters) -> Select[*tuple[Any, ...]]:
             f.risk_accepted_until,
         )
         .select_from(view.joined)
-        .join(models.Organisation, models.Organisation.id == models.Asset.organisation_id)
+        .join(owner, owner.id == models.Asset.organisation_id)
     )
-    if filters.asset:
-        query = query.where(f.asset_id == find_asset(session, filters.asset).id)
-    elif filters.organisation:
-        owner = organisation(session, filters.organisation)
-        query = query.where(models.Asset.organisation_id == owner.id)
-    if filters.states:
-        query = query.where(f.state.in_(list(filters.states)))
-    elif filters.open_only:
-        query = query.where(f.state.not_in([s.value for s in CLOSED]))
-    if filters.vulnerability:
-        query = query.where(f.vulnerability == filters.vulnerability)
-    return query.order_by(f.id).limit(filters.limit).offset(filters.offset)
+    if by_asset:
+        query = query.where(models.Asset.slug == bindparam("asset"))
+    if by_asset or by_organisation:
+        query = query.where(owner.slug == bindparam("organisation"))
+    if by_states:
+        query = query.where(f.state.in_(bindparam("states", expanding=True)))
+    elif open_only:
+        query = query.where(f.state.not_in([_constant(s.value) for s in CLOSED]))
+    if by_vulnerability:
+        query = query.where(f.vulnerability == bindparam("vulnerability"))
+    page = bindparam("limit", type_=Integer, literal_execute=True)
+    skip = bindparam("offset", type_=Integer, literal_execute=True)
+    return query.order_by(f.id).limit(page).offset(skip)
+
+
+def _constant(value: str) -> BindParameter[str]:
+    """A value written into the SQL text rather than sent as a parameter.
+
+    PostgreSQL plans a statement prepared by psycopg (after its fifth run on a connection) once
+    for any parameters. Not knowing which states ``NOT IN`` leaves out, it guessed one row where
+    a popular vulnerability has 11,000 open findings, and sorted all of them for every page
+    (130 ms instead of 2). The page's limit and offset are written in the same way.
+    """
+    return bindparam(None, value, type_=String, literal_execute=True)
 
 
 def list_findings(db: Database, filters: Filters) -> list[FindingView]:
+    """A page of findings; ``NotFound`` when the organisation or asset filtered on is not."""
+    params: dict[str, Any] = {"limit": filters.limit, "offset": filters.offset}
+    if filters.asset:
+        params["organisation"], params["asset"] = split_ref(filters.asset)
+    elif filters.organisation:
+        params["organisation"] = filters.organisation.strip().lower()
+    if filters.states:
+        params["states"] = list(filters.states)
+    if filters.vulnerability:
+        params["vulnerability"] = filters.vulnerability
+    statement = _statement(
+        bool(filters.asset),
+        bool(filters.organisation) and not filters.asset,
+        bool(filters.states),
+        filters.open_only,
+        bool(filters.vulnerability),
+    )
     with db.transaction() as session:
-        rows = session.execute(_query(session, filters)).all()
+        rows = session.execute(statement, params).all()
+        if not rows:  # nothing, or no such organisation or asset: say which
+            if filters.asset:
+                find_asset(session, filters.asset)
+            elif filters.organisation:
+                organisation(session, filters.organisation)
     return [
         FindingView(
             id=r.id,

@@ -21,7 +21,8 @@ snapshots are kept, so a reader that began on the previous one still finds its r
   write enqueues nothing). Enqueueing is **coalesced**: while a refresh is queued, no other is
   added, so a burst of writes costs one refresh. The refresh waits :data:`DEBOUNCE` seconds to
   gather the burst, so with a worker running a change shows within ``DEBOUNCE`` + the refresh's
-  own time (about 5 s for a million findings) + the worker's polling second.
+  own time (about 5 s for a million findings) + the worker's polling second; on a large
+  platform, readers in other processes see a new snapshot up to :data:`LATEST_TTL` later.
 - Time alone changes "overdue": ``sakimori worker --schedule MINUTES`` also refreshes every
   period, so with no write at all the figures are at most one period old.
 - Small platforms (a snapshot of at most :data:`DIRECT_LIMIT` findings) compute the figures
@@ -67,6 +68,9 @@ DIRECT_LIMIT: Final = 20_000
 SMALL_MAX_AGE: Final = timedelta(minutes=5)
 #: Snapshots kept (the newest, and the one before for readers that started on it).
 KEEP: Final = 2
+#: Seconds a process keeps using the newest snapshot it found on a large platform before it
+#: asks the database again (so most dashboard reads cost no query at all).
+LATEST_TTL: Final = 1.0
 
 OVERALL: Final = "overall"
 ORGANISATION: Final = "organisation"
@@ -251,6 +255,8 @@ def refresh(session: Session, now: datetime | None = None) -> SnapshotInfo:
         len(values),
         seconds,
     )
+    # This process reads its new snapshot at once; others within LATEST_TTL.
+    event.listen(session, "after_commit", _forget_latest, once=True)
     return SnapshotInfo(snapshot_id, now, seconds, count, len(values))
 
 
@@ -379,6 +385,40 @@ _VIEWS: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple[Any, ...], Report]] 
     weakref.WeakKeyDictionary()
 )
 _VIEWS_LOCK = threading.Lock()
+#: The newest snapshot of a large platform, per engine, and when it was read (monotonic).
+_LATEST: weakref.WeakKeyDictionary[Engine, tuple[Stored, float]] = weakref.WeakKeyDictionary()
+
+
+def _remembered(engine: Engine) -> Stored | None:
+    with _VIEWS_LOCK:
+        found = _LATEST.get(engine)
+    if found is None or time.monotonic() - found[1] > LATEST_TTL:
+        return None
+    return found[0]
+
+
+def _remember(engine: Engine, snapshot: Stored) -> None:
+    with _VIEWS_LOCK:
+        _LATEST[engine] = (snapshot, time.monotonic())
+
+
+def _forget_latest(_session: Session) -> None:
+    with _VIEWS_LOCK:
+        _LATEST.clear()
+
+
+def _view_key(
+    snapshot: Stored, organisation: str | None, sector: str | None, top: int | None
+) -> tuple[Any, ...]:
+    return (snapshot.id, (organisation or "").strip().lower(), sector or "", top)
+
+
+def _view_if_cached(
+    db: Database, snapshot: Stored, organisation: str | None, sector: str | None, top: int | None
+) -> Report | None:
+    with _VIEWS_LOCK:
+        views = _VIEWS.get(db.engine)
+        return views.get(_view_key(snapshot, organisation, sector, top)) if views else None
 
 
 def _cached_view(
@@ -389,7 +429,7 @@ def _cached_view(
     sector: str | None,
     top: int | None,
 ) -> Report:
-    key = (snapshot.id, (organisation or "").strip().lower(), sector or "", top)
+    key = _view_key(snapshot, organisation, sector, top)
     with _VIEWS_LOCK:
         views = _VIEWS.setdefault(db.engine, OrderedDict())
         found = views.get(key)
@@ -427,10 +467,17 @@ def current(
     from sakimori.services.metrics import compute
 
     now = now or datetime.now(UTC)
+    recent = _remembered(db.engine)
+    if recent is not None:  # large, and read less than LATEST_TTL ago
+        found = _view_if_cached(db, recent, organisation, sector, top)
+        if found is not None:
+            return found
     with db.transaction() as session:
         snapshot = latest(session)
         if snapshot is not None:
             small = snapshot.findings <= DIRECT_LIMIT
+            if not small:
+                _remember(db.engine, snapshot)
             if not small or (now - snapshot.at <= SMALL_MAX_AGE and not pending(session)):
                 return _cached_view(db, session, snapshot, organisation, sector, top)
             return compute(session, now, organisation, sector)

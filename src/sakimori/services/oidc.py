@@ -70,7 +70,7 @@ from sakimori.services import audit
 from sakimori.services.access import COORDINATOR_ROLES, ROLE_KINDS, SECOND_FACTOR_ROLES, Role
 from sakimori.services.identity import TokenKey, changed_on_commit, create_user
 from sakimori.store import models
-from sakimori.store.db import Database, aware
+from sakimori.store.db import Database, aware, joined
 
 log = logging.getLogger(__name__)
 
@@ -644,7 +644,7 @@ def sign_on(
             raise SignOnRefused(Refusal.USER, "the claims carry no user name")
         try:
             made = create_user(
-                audit.joined(db, session),
+                joined(db, session),
                 name,
                 organisation=place[0],
                 role=place[1].value,

@@ -48,6 +48,24 @@ class Database:
         self.engine.dispose()
 
 
+@dataclass(frozen=True, slots=True)
+class JoinedDatabase(Database):
+    """A ``Database`` whose every ``transaction()`` is the one open ``session``: services called
+    with it work in the caller's transaction (a write and the audit entry that records it
+    commit together; a page's several reads share one connection and one snapshot)."""
+
+    session: Session | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        assert self.session is not None, "a joined database needs its session"
+        yield self.session
+
+
+def joined(db: Database, session: Session) -> Database:
+    return JoinedDatabase(db.engine, db.sessions, session)
+
+
 #: PostgreSQL connections each process keeps (and may open beyond, for bursts): see
 #: docs/operations.md ("Scaling numbers") for what a deployment needs from ``max_connections``.
 POOL_SIZE: Final = 20

@@ -24,7 +24,7 @@ from sakimori.services import access, freshness, sightings
 from sakimori.services.access import Action, Principal
 from sakimori.services.findings import Filters, FindingView
 from sakimori.services.metrics import Report
-from sakimori.store.db import Database
+from sakimori.store.db import Database, joined
 from sakimori.store.jvn import jvn_ids_for, jvn_records
 from sakimori.web import charts
 from sakimori.web.render import Checked, Renderer, RendererDep, RuntimeDep, SignedIn, redirect
@@ -130,15 +130,17 @@ def _figures(request: Request, pages: Renderer, principal: Principal, report: Re
 def dashboard(request: Request, principal: SignedIn, pages: RendererDep, rt: RuntimeDep) -> Any:
     """The national picture: figures overall, by sector, by organisation, month by month —
     pre-aggregated (``services.metrics_snapshot``) and shown with the time they are as of."""
-    report = access.metrics_report(rt.database, principal, organisation=None, sector=None, top=20)
-    # The alarm: intel sources older than their expected refresh interval (services.freshness).
-    stale = freshness.stale(access.intel_sources(rt.database, principal))
-    # Exploitation attempts members' monitoring reported: to review, and corroborated (staff).
-    attempts = (
-        [v for v in sightings.summary(rt.database, principal) if v.needs_review or v.corroborated]
-        if principal.may(Action.SIGHTING_SUMMARY)
-        else []
-    )
+    with rt.database.transaction() as session:  # the page's reads share one connection
+        db = joined(rt.database, session)
+        report = access.metrics_report(db, principal, organisation=None, sector=None, top=20)
+        # The alarm: intel sources older than their expected refresh interval.
+        stale = freshness.stale(access.intel_sources(db, principal))
+        # Exploitation attempts members' monitoring reported: to review, and corroborated.
+        attempts = (
+            [v for v in sightings.summary(db, principal) if v.needs_review or v.corroborated]
+            if principal.may(Action.SIGHTING_SUMMARY)
+            else []
+        )
     return pages.page(
         request,
         "dashboard.html",

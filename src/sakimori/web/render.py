@@ -11,7 +11,8 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from sakimori.api.deps import Runtime, is_read, with_origin
+from sakimori.api import deps
+from sakimori.api.deps import Runtime, is_read, runtime, with_origin
 from sakimori.errors import PermissionDenied
 from sakimori.services.access import Principal
 from sakimori.services.identity import Unauthenticated
@@ -96,24 +97,20 @@ class Renderer:
         return self.translations[self.language(request)].gettext(message)
 
 
-def runtime(request: Request) -> Runtime:
-    found: Runtime = request.app.state.runtime
-    return found
-
-
-def renderer(request: Request) -> Renderer:
+async def renderer(request: Request) -> Renderer:
     found: Renderer = request.app.state.renderer
     return found
 
 
-def signed_in(request: Request) -> Principal:
+async def signed_in(request: Request) -> Principal:
     """The principal of the session cookie; ``SignInRequired`` without a valid one."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise SignInRequired()
     rt = runtime(request)
     try:
-        found = with_origin(rt.verified(token, read=is_read(request), browser=True), request)
+        verified = await rt.verify(token, read=is_read(request), browser=True)
+        found = with_origin(verified, request)
     except Unauthenticated:
         raise SignInRequired() from None
     request.state.user = found.name
@@ -138,7 +135,7 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(url(path), status_code=303)
 
 
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+RuntimeDep = deps.RuntimeDep  # the pages' runtime is the API's
 RendererDep = Annotated[Renderer, Depends(renderer)]
 SignedIn = Annotated[Principal, Depends(signed_in)]
 Checked = Annotated[Principal, Depends(checked)]

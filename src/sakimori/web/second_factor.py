@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from sakimori.api.deps import with_origin
+from sakimori.api.deps import runtime, with_origin
 from sakimori.errors import Conflict
 from sakimori.services import identity
 from sakimori.services import second_factor as service
@@ -42,7 +42,6 @@ from sakimori.web.render import (
     SignedIn,
     SignInRequired,
     redirect,
-    runtime,
     url,
 )
 from sakimori.web.sessions import (

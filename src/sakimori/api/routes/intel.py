@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
 
 from sakimori.api.deps import PrincipalDep, RuntimeDep
 from sakimori.api.problems import responses
@@ -72,7 +73,7 @@ def product_suggestions(
 
 
 @router.get("/metrics", response_model=Metrics, responses=responses(403, 404))
-def metrics(
+async def metrics(
     principal: PrincipalDep,
     rt: RuntimeDep,
     organisation: Annotated[
@@ -83,5 +84,9 @@ def metrics(
     """Open findings by decision, overdue, on-time rate and time to remediate, overall, per
     sector and per organisation (a member: its own organisation only), as of ``at``: read
     from the pre-aggregated snapshot (docs/operations.md, "Dashboard figures")."""
-    found = access.metrics_report(rt.database, principal, organisation=organisation, sector=sector)
+    found = await run_in_threadpool(  # one trip to the pool (see findings.list_findings)
+        lambda: access.metrics_report(
+            rt.database, principal, organisation=organisation, sector=sector
+        )
+    )
     return Metrics.model_validate(found.to_dict())
