@@ -397,6 +397,11 @@ def _remembered(engine: Engine) -> Stored | None:
     return found[0]
 
 
+def large_platform(db: Database) -> bool:
+    """Whether this process read a large platform's snapshot less than LATEST_TTL ago."""
+    return _remembered(db.engine) is not None
+
+
 def _remember(engine: Engine, snapshot: Stored) -> None:
     with _VIEWS_LOCK:
         _LATEST[engine] = (snapshot, time.monotonic())

@@ -20,11 +20,12 @@ from markupsafe import Markup
 from sakimori.api.routes.organisations import read_upload
 from sakimori.errors import Conflict, InvalidInput, SakimoriError
 from sakimori.model.lifecycle import ALLOWED, CLOSED, JUSTIFICATIONS, Move, State
-from sakimori.services import access, freshness, sightings
+from sakimori.services import access
+from sakimori.services import dashboard as dashboard_panels
 from sakimori.services.access import Action, Principal
 from sakimori.services.findings import Filters, FindingView
 from sakimori.services.metrics import Report
-from sakimori.store.db import Database, joined
+from sakimori.store.db import Database
 from sakimori.store.jvn import jvn_ids_for, jvn_records
 from sakimori.web import charts
 from sakimori.web.render import Checked, Renderer, RendererDep, RuntimeDep, SignedIn, redirect
@@ -130,23 +131,15 @@ def _figures(request: Request, pages: Renderer, principal: Principal, report: Re
 def dashboard(request: Request, principal: SignedIn, pages: RendererDep, rt: RuntimeDep) -> Any:
     """The national picture: figures overall, by sector, by organisation, month by month —
     pre-aggregated (``services.metrics_snapshot``) and shown with the time they are as of."""
-    with rt.database.transaction() as session:  # the page's reads share one connection
-        db = joined(rt.database, session)
-        report = access.metrics_report(db, principal, organisation=None, sector=None, top=20)
-        # The alarm: intel sources older than their expected refresh interval.
-        stale = freshness.stale(access.intel_sources(db, principal))
-        # Exploitation attempts members' monitoring reported: to review, and corroborated.
-        attempts = (
-            [v for v in sightings.summary(db, principal) if v.needs_review or v.corroborated]
-            if principal.may(Action.SIGHTING_SUMMARY)
-            else []
-        )
+    report = access.metrics_report(rt.database, principal, organisation=None, sector=None, top=20)
+    # The alarm on stale intel sources, and the exploitation attempts to review (staff).
+    shown = dashboard_panels.panels(rt.database, principal)
     return pages.page(
         request,
         "dashboard.html",
         figures=_figures(request, pages, principal, report),
-        stale_sources=stale,
-        attempts=attempts[:50],
+        stale_sources=shown.stale_sources,
+        attempts=shown.attempts,
     )
 
 
