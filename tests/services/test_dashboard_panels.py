@@ -16,8 +16,8 @@ from sakimori.errors import PermissionDenied
 from sakimori.services import dashboard, metrics_snapshot
 from sakimori.services.access import Principal, Role, Scope
 from sakimori.store import models
-from sakimori.store.db import Database, open_database
-from tests.services.test_metrics_snapshot import populate
+from sakimori.store.db import Database
+from tests.services.test_metrics_snapshot import populated
 
 ANALYST = Principal(1, "analyst", Role.ANALYST, 1, "coordinator", frozenset({Scope.READ}))
 MEMBER = Principal(2, "user", Role.MEMBER_USER, 2, "bank", frozenset({Scope.READ}))
@@ -26,10 +26,7 @@ NO_SCOPE = Principal(3, "nobody", Role.ANALYST, 1, "coordinator", frozenset())
 
 @pytest.fixture
 def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = open_database(database_url)
-    populate(database, tmp_path)
-    yield database
-    database.dispose()
+    yield from populated(database_url, tmp_path)
 
 
 def age_every_source(db: Database, days: int) -> None:

@@ -15,16 +15,13 @@ from sakimori.errors import InvalidInput, NotFound
 from sakimori.model.lifecycle import CLOSED, Move, State
 from sakimori.services import findings as service
 from sakimori.services.organisations import create_asset, create_organisation
-from sakimori.store.db import Database, open_database
-from tests.services.test_metrics_snapshot import ORGANISATIONS, populate
+from sakimori.store.db import Database
+from tests.services.test_metrics_snapshot import ORGANISATIONS, populated
 
 
 @pytest.fixture
 def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = open_database(database_url)
-    populate(database, tmp_path)
-    yield database
-    database.dispose()
+    yield from populated(database_url, tmp_path)
 
 
 def sent(db: Database, filters: service.Filters) -> tuple[list[str], list[Any]]:

@@ -64,12 +64,17 @@ def populate(db: Database, tmp_path: Path) -> None:
         service.transition(db, finding_id, Move(final, "ops"), now=moment + timedelta(hours=5))
 
 
-@pytest.fixture
-def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = open_database(database_url)
+def populated(url: str, tmp_path: Path) -> Iterator[Database]:
+    """The database at ``url`` with :func:`populate`'s world; disposed when done."""
+    database = open_database(url)
     populate(database, tmp_path)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    yield from populated(database_url, tmp_path)
 
 
 def refreshed(db: Database, now: datetime) -> metrics_snapshot.Stored:
