@@ -69,11 +69,7 @@ class Runtime:
         API tokens and sessions have caches of their own: one is never taken for the other."""
         found = self._cached(token, read=read, browser=browser)
         if found is None:
-            cache = self._read_cache(browser) if read else None
-            generation = IDENTITY_CHANGES.value
-            found = authenticate(self.database, self.key, token, browser=browser)
-            if cache is not None:
-                cache.remember(self.key, token, found, generation=generation)
+            found = self._authenticated(token, read=read, browser=browser)
         return found
 
     async def verify(self, token: str, *, read: bool, browser: bool = False) -> Principal:
@@ -81,7 +77,16 @@ class Runtime:
         the database's answer costs a trip to the thread pool."""
         found = self._cached(token, read=read, browser=browser)
         if found is None:
-            found = await run_in_threadpool(self.verified, token, read=read, browser=browser)
+            found = await run_in_threadpool(self._authenticated, token, read=read, browser=browser)
+        return found
+
+    def _authenticated(self, token: str, *, read: bool, browser: bool) -> Principal:
+        """From the database, remembered in the read cache when ``read``."""
+        cache = self._read_cache(browser) if read else None
+        generation = IDENTITY_CHANGES.value
+        found = authenticate(self.database, self.key, token, browser=browser)
+        if cache is not None:
+            cache.remember(self.key, token, found, generation=generation)
         return found
 
     def _cached(self, token: str, *, read: bool, browser: bool) -> Principal | None:

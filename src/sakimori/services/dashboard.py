@@ -46,7 +46,7 @@ def panels(db: Database, principal: Principal) -> Panels:
     staff = principal.may(Action.SIGHTING_SUMMARY)
     with _LOCK:
         kept = _KEPT.get(db.engine, {}).get(staff)
-    if kept is not None and time.monotonic() - kept[1] <= metrics_snapshot.LATEST_TTL:
+    if kept is not None and metrics_snapshot.recent(kept[1]):
         return kept[0]
     with db.transaction() as session:  # both panels from one connection
         one = joined(db, session)

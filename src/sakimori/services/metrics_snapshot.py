@@ -389,12 +389,15 @@ _VIEWS_LOCK = threading.Lock()
 _LATEST: weakref.WeakKeyDictionary[Engine, tuple[Stored, float]] = weakref.WeakKeyDictionary()
 
 
+def recent(read_at: float) -> bool:
+    """Whether something read at ``read_at`` (``time.monotonic()``) is within LATEST_TTL."""
+    return time.monotonic() - read_at <= LATEST_TTL
+
+
 def _remembered(engine: Engine) -> Stored | None:
     with _VIEWS_LOCK:
         found = _LATEST.get(engine)
-    if found is None or time.monotonic() - found[1] > LATEST_TTL:
-        return None
-    return found[0]
+    return found[0] if found is not None and recent(found[1]) else None
 
 
 def large_platform(db: Database) -> bool:
@@ -421,9 +424,13 @@ def _view_key(
 def _view_if_cached(
     db: Database, snapshot: Stored, organisation: str | None, sector: str | None, top: int | None
 ) -> Report | None:
+    key = _view_key(snapshot, organisation, sector, top)
     with _VIEWS_LOCK:
         views = _VIEWS.get(db.engine)
-        return views.get(_view_key(snapshot, organisation, sector, top)) if views else None
+        if views is None or key not in views:
+            return None
+        views.move_to_end(key)
+        return views[key]
 
 
 def _cached_view(
@@ -434,16 +441,13 @@ def _cached_view(
     sector: str | None,
     top: int | None,
 ) -> Report:
-    key = _view_key(snapshot, organisation, sector, top)
-    with _VIEWS_LOCK:
-        views = _VIEWS.setdefault(db.engine, OrderedDict())
-        found = views.get(key)
-        if found is not None:
-            views.move_to_end(key)
-            return found
+    found = _view_if_cached(db, snapshot, organisation, sector, top)
+    if found is not None:
+        return found
     found = view(session, snapshot, organisation, sector, top)
     with _VIEWS_LOCK:
-        views[key] = found
+        views = _VIEWS.setdefault(db.engine, OrderedDict())
+        views[_view_key(snapshot, organisation, sector, top)] = found
         while len(views) > VIEW_CACHE:
             views.popitem(last=False)
     return found
@@ -472,9 +476,9 @@ def current(
     from sakimori.services.metrics import compute
 
     now = now or datetime.now(UTC)
-    recent = _remembered(db.engine)
-    if recent is not None:  # large, and read less than LATEST_TTL ago
-        found = _view_if_cached(db, recent, organisation, sector, top)
+    remembered = _remembered(db.engine)
+    if remembered is not None:  # large, and read less than LATEST_TTL ago
+        found = _view_if_cached(db, remembered, organisation, sector, top)
         if found is not None:
             return found
     with db.transaction() as session:
