@@ -7,8 +7,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from sakimori.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SAKIMORI_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -64,6 +68,20 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def postgres_db() -> Iterator[Database]:
+    """A fresh PostgreSQL database (:func:`postgres_database`), opened and migrated; disposed
+    and dropped afterwards."""
+    from sakimori.store.db import open_database
+
+    with postgres_database() as url:
+        database = open_database(url)
+        try:
+            yield database
+        finally:
+            database.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -15,20 +15,16 @@ from sakimori.errors import SourceUnavailable
 from sakimori.jobs.interface import JobContext, enqueue
 from sakimori.jobs.runner import LOCK_SPACE, Runner
 from sakimori.store import models
-from sakimori.store.db import Database, open_database
-from tests.conftest import postgres_database
+from sakimori.store.db import Database
+from tests.conftest import postgres_db
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def db() -> Iterator[Database]:
-    with postgres_database() as url:
-        database = open_database(url)
-        try:
-            yield database
-        finally:
-            database.dispose()
+    with postgres_db() as database:
+        yield database
 
 
 def _held(db: Database) -> set[int]:

@@ -12,8 +12,8 @@ import pytest
 from sakimori.packages import taxii
 from sakimori.services import taxii_store
 from sakimori.store import models, taxii_order
-from sakimori.store.db import Database, open_database
-from tests.conftest import postgres_database
+from sakimori.store.db import Database
+from tests.conftest import postgres_db
 
 pytestmark = pytest.mark.postgres
 
@@ -22,12 +22,8 @@ COLLECTION = "partner-allies"
 
 @pytest.fixture
 def db() -> Iterator[Database]:
-    with postgres_database() as url:
-        database = open_database(url)
-        try:
-            yield database
-        finally:
-            database.dispose()
+    with postgres_db() as database:
+        yield database
 
 
 def _row(number: int, added: datetime) -> models.TaxiiObjectRow:
